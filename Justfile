@@ -1,0 +1,27 @@
+# Recipes mirror the README. `pip install rust-just` gives `just`.
+venv := ".venv"
+
+# create the venv and install the project with its test tools
+setup:
+    python3 -m venv {{venv}}
+    {{venv}}/bin/pip install -q torch==2.13.0
+    {{venv}}/bin/pip install -q -e ".[test]"
+
+# the main job: set up, check every zoo model and show one's resources
+run: setup check-zoo
+    {{venv}}/bin/qrnnc info zoo/copying.qrnn
+
+# what CI runs, from nothing: fresh venv, install, ruff, pytest
+test:
+    bash .ci/run
+
+lint:
+    {{venv}}/bin/ruff check .
+    {{venv}}/bin/ruff format --check .
+
+check-zoo:
+    {{venv}}/bin/qrnnc check zoo/*.qrnn
+
+# the long fuzzing profile (CI runs the short one)
+fuzz:
+    HYPOTHESIS_PROFILE=fuzz {{venv}}/bin/python -m pytest -q tests/lang/test_fuzz.py

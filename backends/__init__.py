@@ -1,0 +1,1 @@
+"""Lowering targets for a compiled Program (installed as `qrnnc.backends`)."""

@@ -1,0 +1,3 @@
+from qrnnc.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Zoo model configs, shipped as package data (`qrnnc.zoo`)."""
