@@ -148,11 +148,9 @@ def _expected(names: set[str]) -> tuple[set[str], str]:
 
 def _syntax_error(e: UnexpectedInput, text: str) -> QrnnError:
     if isinstance(e, UnexpectedCharacters):
+        # The basic lexer would list every terminal as "allowed": not worth showing.
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
-        _, expected = _expected(set(e.allowed or ()))
-        return QrnnError(
-            f"unexpected character {ch!r}", _point(e.line, e.column), expected=expected or None
-        )
+        return QrnnError(f"unexpected character {ch!r}", _point(e.line, e.column))
     if not isinstance(e, UnexpectedToken):  # UnexpectedEOF: lark's other parsers only
         return QrnnError("unexpected end of file", _end_of(text))
     tok = e.token

@@ -107,9 +107,18 @@ def _written(ops: tuple[ir.CellOp, ...]) -> Iterator[ir.GateOp]:
 
 
 def _expanded_size(ops: tuple[ir.CellOp, ...]) -> int:
-    # Python ints: a product of huge repeat counts is computed, not expanded.
-    return sum(op.count * _expanded_size(op.body) if isinstance(op, ir.RepeatOp) else 1
-               for op in ops)  # fmt: skip
+    """Gate statements after expansion, refusing the first `repeat` that is too big."""
+    total = 0
+    for op in ops:
+        size = op.count * _expanded_size(op.body) if isinstance(op, ir.RepeatOp) else 1
+        if size > MAX_GATES:
+            raise QrnnError(
+                f"this repeat expands to {size} gate statements per step",
+                op.span,
+                expected=f"at most {MAX_GATES} after `repeat` expansion",
+            )
+        total += size
+    return total
 
 
 def _check_readout(readout: ir.Readout, n: int) -> None:
