@@ -214,7 +214,7 @@ Head = Annotated[LinearHead | MlpHead, Field(discriminator="kind")]
 class Model(Located):
     name: str
     name_span: Span | None = None
-    qubits: int
+    qubits: Annotated[int, Field(ge=1, le=MAX_QUBITS)]
     init: Literal["zero", "plus"] = "zero"
     input: Input
     controller: Controller = LinearController()

@@ -43,10 +43,6 @@ def validate(doc: ir.IR) -> None:
 
 def validate_model(model: ir.Model) -> None:
     n = model.qubits
-    if not 1 <= n <= ir.MAX_QUBITS:
-        raise QrnnError(
-            f"qubits {n} is out of range", model.name_span, expected=f"1 to {ir.MAX_QUBITS}"
-        )
     size = _expanded_size(model.cell)
     if size > MAX_GATES:
         raise QrnnError(
