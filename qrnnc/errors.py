@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+_WINDOW = 120  # characters of a long source line shown around the error
+
 
 class Span(BaseModel):
     """A 1-based source range (end column exclusive, as lark reports it)."""
@@ -66,6 +68,13 @@ class QrnnError(Exception):
             start = self.span.column - 1
             same_line = self.span.end_line == self.span.line
             width = max(1, self.span.end_column - self.span.column) if same_line else 1
+            # A very long line is shown as a window around the column.
+            if len(source_line) > _WINDOW:
+                left = max(0, start - _WINDOW // 2)
+                shown = source_line[left : left + _WINDOW]
+                prefix = "..." if left else ""
+                source_line = prefix + shown + ("..." if left + _WINDOW < len(source_line) else "")
+                start = start - left + len(prefix)
             width = min(width, max(1, len(source_line) - start))
             gutter = f"{self.span.line:>4} | "
             out.append(gutter + source_line)
@@ -80,9 +89,7 @@ class QrnnError(Exception):
         lines = self.text.splitlines()
         if not 1 <= self.span.line <= len(lines):
             return None
-        line = lines[self.span.line - 1]
-        # Very long lines are cut so a message stays readable.
-        return line if len(line) <= 400 else line[: max(400, self.span.column + 40)]
+        return lines[self.span.line - 1]
 
 
 def _indent_like(line: str, width: int) -> str:

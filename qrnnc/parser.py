@@ -23,6 +23,9 @@ from qrnnc.errors import QrnnError, Span
 from qrnnc.gates import GATE_NAMES, GATES
 
 MAX_DEPTH = 64  # brackets of any kind; deeper input is refused before parsing
+# The tree walk after parsing recurses; chains such as `- - - pi` or `1+1+...`
+# nest without brackets, so the tree's own depth is bounded too.
+MAX_TREE_DEPTH = 300
 MAX_INT = 2**63 - 1
 
 INPUTS: dict[str, type[BaseModel]] = {"tokens": ir.TokenInput, "features": ir.FeatureInput}
@@ -67,9 +70,11 @@ def parse_tree(text: str) -> Tree:
     """The lark parse tree of `text`; syntax errors raise `QrnnError`."""
     _check_depth(text)
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except UnexpectedInput as e:
         raise _syntax_error(e, text) from None
+    _check_tree_depth(tree)
+    return tree
 
 
 def parse(text: str, file: str | None = None) -> ir.IR:
@@ -116,6 +121,19 @@ def _check_depth(text: str) -> None:
                 )
         elif ch in "})]":
             depth = max(0, depth - 1)
+
+
+def _check_tree_depth(tree: Tree) -> None:
+    stack: list[tuple[Tree, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_TREE_DEPTH:
+            raise QrnnError(
+                "this expression or block nests too deeply",
+                _meta_span(node.meta),
+                expected="a simpler angle expression, or fewer nested blocks",
+            )
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
 
 
 # ---- syntax errors -----------------------------------------------------------------
