@@ -172,7 +172,7 @@ def _syntax_error(e: UnexpectedInput, text: str) -> QrnnError:
     if not isinstance(e, UnexpectedToken):  # UnexpectedEOF: lark's other parsers only
         return QrnnError("unexpected end of file", _end_of(text))
     tok = e.token
-    words, expected = _expected(set(e.expected))
+    words, expected = _expected(_acceptable(e))
     if tok.type == "$END":
         return QrnnError("unexpected end of file", _end_of(text), expected=expected)
     span = _token_span(tok)
@@ -200,6 +200,21 @@ def _syntax_error(e: UnexpectedInput, text: str) -> QrnnError:
     if tok.type == "NAME" or not is_word:
         return QrnnError(f"unexpected '{value}'", span, expected=expected)
     return QrnnError(f"unexpected keyword '{value}'", span, expected=expected)
+
+
+def _acceptable(e: UnexpectedToken) -> set[str]:
+    """The terminals that truly fit here.
+
+    LALR's `expected` also holds tokens of states reached by default
+    reductions, so it can name statements of another block; the interactive
+    parser tries each terminal on a copy and keeps only the ones that fit.
+    """
+    if e.interactive_parser is not None:
+        try:
+            return set(e.interactive_parser.accepts())
+        except UnexpectedInput:
+            pass
+    return set(e.expected)
 
 
 def _did_you_mean(word: str, options: Any) -> str:
