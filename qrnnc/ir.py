@@ -219,6 +219,7 @@ class Model(Located):
     input: Input
     controller: Controller = LinearController()
     cell: tuple[CellOp, ...]
+    cell_span: Span | None = None
     readouts: tuple[Readout, ...]
     head: Head | None = None
     precision: Literal["complex64", "complex128"] = "complex128"

@@ -48,7 +48,7 @@ TASKS: dict[str, type[BaseModel]] = {
     )
 }
 # Fields set by the syntax itself, never by `key=value`.
-_NOT_ARGS = {"span", "kind", "name", "mode", "name_span"}
+_NOT_ARGS = {"span", "kind", "name", "mode", "name_span", "cell_span"}
 
 
 def grammar_text() -> str:
@@ -178,6 +178,12 @@ def _syntax_error(e: UnexpectedInput, text: str) -> QrnnError:
     span = _token_span(tok)
     value = str(tok.value)
     is_word = value[:1].isalpha() or value[:1] == "_"
+    if tok.type != "NAME" and is_word and "'}'" in words:
+        return QrnnError(
+            f"unexpected keyword '{value}' here; is a closing '}}' missing before it?",
+            span,
+            expected=expected,
+        )
     if is_word and any(w.startswith("a gate") for w in words):
         return QrnnError(
             f"unknown gate '{value}'{_did_you_mean(value, GATE_NAMES)}", span, expected=expected
@@ -422,6 +428,7 @@ class ToIR(Transformer):
         return ir.Model(
             name=str(name_tok),
             name_span=name_span,
+            cell_span=seen["cell"].span,
             span=_meta_span(meta),
             readouts=tuple(readouts),
             **fields,

@@ -76,7 +76,7 @@ def validate_model(model: ir.Model) -> None:
     if parametric == 0:
         raise QrnnError(
             f"model {model.name} has no parametrized gate, so nothing in its cell can learn",
-            model.name_span,
+            model.cell_span or model.name_span,
             expected="a rotation such as `ry all`, with its angle from the controller",
         )
     for readout in model.readouts:
