@@ -67,7 +67,7 @@ def read_source(path: str | os.PathLike[str]) -> str:
         size = p.stat().st_size
         if size > MAX_BYTES:
             raise QrnnError(
-                f"file is {size / 1e6:.1f} MB; a .qrnn file may be at most {MAX_BYTES // 1024} KiB",
+                f"file is {size // 1024} KiB; a .qrnn file may be at most {MAX_BYTES // 1024} KiB",
                 file=name,
             )
         data = p.read_bytes()[: MAX_BYTES + 1]

@@ -224,7 +224,7 @@ def _acceptable(e: UnexpectedToken) -> set[str]:
 
 
 def _did_you_mean(word: str, options: Any) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1)
+    close = difflib.get_close_matches(word.lower(), list(options), n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -294,7 +294,8 @@ def build(cls: type[BaseModel], args: dict[str, Arg], what: str, at: Span | None
         )
     values = {k: a.value for k, a in args.items()}
     try:
-        return cls(span=at, **fixed, **values)
+        # strict: a string or a float is never quietly turned into an int.
+        return cls.model_validate({"span": at, **fixed, **values}, strict=True)
     except ValidationError as e:
         err = e.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else ""

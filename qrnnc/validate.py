@@ -14,7 +14,7 @@ from qrnnc.errors import QrnnError
 from qrnnc.gates import GATES
 from qrnnc.targets import pairs_of, qubits_of
 
-MAX_GATES = 100_000  # per step, after `repeat` expansion
+MAX_GATES = 100_000  # gates per step, after `repeat` expansion and target resolution
 
 # What each task feeds in and reads out.
 TOKEN_TASKS = {"copying", "imdb", "ptb", "translation"}
@@ -43,12 +43,12 @@ def validate(doc: ir.IR) -> None:
 
 def validate_model(model: ir.Model) -> None:
     n = model.qubits
-    size = _expanded_size(model.cell)
+    size = _expanded_size(model.cell, n)
     if size > MAX_GATES:
         raise QrnnError(
-            f"the cell of model {model.name} expands to {size} gate statements per step",
+            f"the cell of model {model.name} expands to {size} gates per step",
             model.name_span,
-            expected=f"at most {MAX_GATES} after `repeat` expansion",
+            expected=f"at most {MAX_GATES} gates after `repeat` expansion",
         )
     parametric = 0
     for op in _written(model.cell):
@@ -102,19 +102,40 @@ def _written(ops: tuple[ir.CellOp, ...]) -> Iterator[ir.GateOp]:
             yield op
 
 
-def _expanded_size(ops: tuple[ir.CellOp, ...]) -> int:
-    """Gate statements after expansion, refusing the first `repeat` that is too big."""
+def _expanded_size(ops: tuple[ir.CellOp, ...], n: int) -> int:
+    """Gates after expansion, refusing the first `repeat` that is too big."""
     total = 0
     for op in ops:
-        size = op.count * _expanded_size(op.body) if isinstance(op, ir.RepeatOp) else 1
+        if isinstance(op, ir.RepeatOp):
+            size = op.count * _expanded_size(op.body, n)
+        else:
+            size = _width(op.target, n)
         if size > MAX_GATES:
             raise QrnnError(
-                f"this repeat expands to {size} gate statements per step",
+                f"this {'repeat' if isinstance(op, ir.RepeatOp) else 'gate'}"
+                f" expands to {size} gates per step",
                 op.span,
-                expected=f"at most {MAX_GATES} after `repeat` expansion",
+                expected=f"at most {MAX_GATES} gates after `repeat` expansion",
             )
         total += size
     return total
+
+
+def _width(target: ir.Target, n: int) -> int:
+    """How many gates a target makes, counted without building it (ranges may be huge)."""
+    if isinstance(target, ir.AllQubits):
+        return n
+    if isinstance(target, ir.Ring):
+        return n if n > 2 else 1
+    if isinstance(target, ir.Chain):
+        return max(n - 1, 0)
+    if isinstance(target, ir.PairList):
+        return len(target.pairs)
+    return sum(
+        # A range past the last qubit is reported as such when targets are resolved.
+        min(max(item.stop - item.start + 1, 1), n) if isinstance(item, ir.QubitRange) else 1
+        for item in target.items
+    )
 
 
 def _check_readout(readout: ir.Readout, n: int) -> None:
