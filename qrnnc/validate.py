@@ -184,12 +184,14 @@ def _check_seq2seq(doc: ir.IR, models: dict[str, ir.Model]) -> None:
         raise QrnnError(
             f"seq2seq models serve the translation task, not task {doc.task.name}", s2s.span
         )
-    decoder = models[s2s.decoder]
-    if decoder.input.kind != "tokens":
-        raise QrnnError(
-            f"decoder {decoder.name} reads target tokens; give it `input tokens(...)`",
-            decoder.input.span or decoder.name_span,
-        )
+    for role in ("encoder", "decoder"):
+        model = models[getattr(s2s, role)]
+        if model.input.kind != "tokens":
+            side = "source" if role == "encoder" else "target"
+            raise QrnnError(
+                f"{role} {model.name} reads {side} tokens; give it `input tokens(...)`",
+                model.input.span or model.name_span,
+            )
 
 
 def _models_with_heads(doc: ir.IR, models: dict[str, ir.Model]) -> list[ir.Model]:
