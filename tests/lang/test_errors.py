@@ -24,12 +24,15 @@ def test_there_are_cases():
     assert len(CASES) >= 30
 
 
+def _error_of(case: Path) -> qrnnc.QrnnError:
+    with pytest.raises(qrnnc.QrnnError) as info:
+        qrnnc.loads(case.read_text(encoding="utf-8"), file=case.name)
+    return info.value
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_golden_error(case: Path):
-    text = case.read_text(encoding="utf-8")
-    with pytest.raises(qrnnc.QrnnError) as info:
-        qrnnc.loads(text, file=case.name)
-    err = info.value
+    err = _error_of(case)
     message = str(err)
     expected_file = case.with_suffix(".expected")
     if UPDATE:
@@ -46,11 +49,8 @@ def test_golden_error(case: Path):
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_caret_under_source_line(case: Path):
     """When the line exists in the text, the message shows it with a caret below."""
-    text = case.read_text(encoding="utf-8")
-    with pytest.raises(qrnnc.QrnnError) as info:
-        qrnnc.loads(text, file=case.name)
-    err = info.value
-    lines = text.splitlines()
+    err = _error_of(case)
+    lines = case.read_text(encoding="utf-8").splitlines()
     if not 1 <= err.line <= len(lines) or len(lines[err.line - 1]) > 120:
         return  # no source line, or a long line shown as a window (see below)
     shown = str(err).split("\n")
