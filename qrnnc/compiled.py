@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qrnnc import ir
 from qrnnc.errors import QrnnError
@@ -12,6 +13,9 @@ from qrnnc.lower import lower
 from qrnnc.parser import parse
 from qrnnc.program import Program
 from qrnnc.validate import validate
+
+if TYPE_CHECKING:
+    from qrnnc.qrnn import QRNN
 
 MAX_BYTES = 1 << 20  # a .qrnn file is a page of text; refuse anything past 1 MiB
 
@@ -36,6 +40,12 @@ class Compiled:
     @property
     def model(self) -> ir.Model:
         return self.ir.model(self.program.model)
+
+    def build(self, model: str | None = None, *, backend: str = "numba", **options: Any) -> QRNN:
+        """The model as a torch Module on `backend` ("numba" or "torch"); see qrnnc.qrnn."""
+        from qrnnc.qrnn import build_qrnn  # torch is imported only when a model is built
+
+        return build_qrnn(self, model, backend=backend, **options)
 
 
 def compile_ir(doc: ir.IR) -> Compiled:

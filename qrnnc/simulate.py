@@ -33,15 +33,15 @@ _MODULES = {"numba": "qrnnc.backends.numba_sv", "torch": "qrnnc.backends.torch_s
 
 
 class CellRun(Protocol):
-    def step(self, theta: torch.Tensor, phi: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
-        ...
+    def step(
+        self, theta: torch.Tensor, phi: torch.Tensor, x: torch.Tensor | None
+    ) -> torch.Tensor: ...
 
 
 class Cell(Protocol):
     program: Program
 
-    def begin(self, batch: int, device: torch.device | None = None) -> CellRun:
-        ...
+    def begin(self, batch: int, device: torch.device | None = None) -> CellRun: ...
 
 
 def make_cell(program: Program, backend: str = "numba", **options: Any) -> Cell:

@@ -52,7 +52,8 @@ class Cell:
         a = program.arrays()
         self.gates, self.wires, self.sources, self.slots = a.gates, a.wires, a.sources, a.slots
         self.consts = a.constants
-        self.obs, self.owires = a.readout_obs, a.readout_wires
+        self.n_readouts = a.readout_obs.shape[0]
+        self.qgroups, self.zzs = kernels.readout_groups(a.readout_obs, a.readout_wires)
         self.complex_dtype = np.complex64 if program.precision == "complex64" else np.complex128
         self.real_dtype = real_dtype(program)
         self.n_x = program.input_dim if program.resources.input_angles else 0
@@ -97,15 +98,16 @@ class Run:
         else:
             x_np = np.zeros((self.batch, 0))
             x = None
-        z, self.token = _Step.apply(self, theta, phi, x, self.token, _Angles(theta_np, phi_np, x_np))
+        angles = _Angles(theta_np, phi_np, x_np)
+        z, self.token = _Step.apply(self, theta, phi, x, self.token, angles)
         return z
 
     def advance(self, angles: _Angles) -> torch.Tensor:
         c = self.cell
-        z = np.empty((self.batch, c.obs.shape[0]), dtype=np.float64)
+        z = np.empty((self.batch, c.n_readouts), dtype=np.float64)
         kernels.forward_step(
             self.psi, self.n, c.gates, c.wires, c.sources, c.slots,
-            angles.theta, angles.phi, c.consts, angles.x, c.obs, c.owires, z,
+            angles.theta, angles.phi, c.consts, angles.x, c.qgroups, c.zzs, z,
         )  # fmt: skip
         self.log.append(angles)
         self.cursor += 1
@@ -131,7 +133,7 @@ class Run:
         dz_np = np.ascontiguousarray(dz.detach().to(torch.float64).cpu().numpy())
         kernels.backward_step(
             self.psi, self.lam, self.n, c.gates, c.wires, c.sources, c.slots,
-            a.theta, a.phi, c.consts, a.x, c.obs, c.owires, dz_np, dtheta, dphi, dx,
+            a.theta, a.phi, c.consts, a.x, c.qgroups, c.zzs, dz_np, dtheta, dphi, dx,
         )  # fmt: skip
         self.cursor -= 1
         self._restore()

@@ -50,7 +50,7 @@ SUPPORTED_GATES: tuple[str, ...] = tuple(_KERNEL_CODES)
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 PHASE_T = complex(INV_SQRT2, INV_SQRT2)
 
-_jit = njit(cache=True, fastmath=False, nogil=True)
+_jit = njit(cache=True, fastmath=True, nogil=True)
 
 
 @_jit
@@ -273,6 +273,65 @@ def generator_overlap(lam, psi, n, code, w0, w1):
     return acc
 
 
+@_jit
+def adjoint_rotation_1q(psi, lam, n, code, q, theta):
+    """One pass of backward for rx/ry/rz: returns <lam|P psi>, then undoes the gate on both.
+
+    Fusing the overlap with both uncomputations reads each amplitude pair once
+    instead of three times; this is most of the backward pass.
+    """
+    dim = psi.shape[0]
+    m = 1 << (n - 1 - q)
+    c = math.cos(0.5 * theta)
+    s = math.sin(0.5 * theta)
+    acc = complex(0.0, 0.0)
+    if code == RZ:
+        lo = complex(c, s)  # exp(+i theta/2): the adjoint's phase on |0>
+        hi = complex(c, -s)
+        for base in range(0, dim, 2 * m):
+            for i0 in range(base, base + m):
+                i1 = i0 + m
+                a0 = psi[i0]
+                a1 = psi[i1]
+                l0 = lam[i0]
+                l1 = lam[i1]
+                acc += l0.conjugate() * a0 - l1.conjugate() * a1
+                psi[i0] = a0 * lo
+                psi[i1] = a1 * hi
+                lam[i0] = l0 * lo
+                lam[i1] = l1 * hi
+    elif code == RX:
+        ps = complex(0.0, s)  # rx(-theta) = c + i s X
+        for base in range(0, dim, 2 * m):
+            for i0 in range(base, base + m):
+                i1 = i0 + m
+                a0 = psi[i0]
+                a1 = psi[i1]
+                l0 = lam[i0]
+                l1 = lam[i1]
+                acc += l0.conjugate() * a1 + l1.conjugate() * a0
+                psi[i0] = c * a0 + ps * a1
+                psi[i1] = ps * a0 + c * a1
+                lam[i0] = c * l0 + ps * l1
+                lam[i1] = ps * l0 + c * l1
+    else:
+        for base in range(0, dim, 2 * m):
+            for i0 in range(base, base + m):
+                i1 = i0 + m
+                a0 = psi[i0]
+                a1 = psi[i1]
+                l0 = lam[i0]
+                l1 = lam[i1]
+                # Y a = (-i a1, i a0)
+                acc += l0.conjugate() * complex(a1.imag, -a1.real)
+                acc += l1.conjugate() * complex(-a0.imag, a0.real)
+                psi[i0] = c * a0 + s * a1  # ry(-theta)
+                psi[i1] = c * a1 - s * a0
+                lam[i0] = c * l0 + s * l1
+                lam[i1] = c * l1 - s * l0
+    return acc
+
+
 # ---- readouts and their adjoint seeds -------------------------------------------
 
 
@@ -334,6 +393,97 @@ def seed_adjoint(lam, psi, n, obs, w0, w1, g):
                 lam[i0 + m] -= two_g * a1
 
 
+@_jit
+def expect_xyz(psi, n, q):
+    """<X_q>, <Y_q>, <Z_q> in one pass over the amplitude pairs."""
+    dim = psi.shape[0]
+    m = 1 << (n - 1 - q)
+    ex = ey = ez = 0.0
+    for base in range(0, dim, 2 * m):
+        for i0 in range(base, base + m):
+            a0 = psi[i0]
+            a1 = psi[i0 + m]
+            w = a0.conjugate() * a1
+            ex += w.real
+            ey += w.imag
+            ez += a0.real * a0.real + a0.imag * a0.imag - a1.real * a1.real - a1.imag * a1.imag
+    return 2.0 * ex, 2.0 * ey, ez
+
+
+@_jit
+def seed_xyz(lam, psi, n, q, gx, gy, gz):
+    """lam += 2 (gx X_q + gy Y_q + gz Z_q) psi in one pass."""
+    dim = psi.shape[0]
+    m = 1 << (n - 1 - q)
+    # 2 (gx X + gy Y + gz Z) = [[2gz, 2(gx - i gy)], [2(gx + i gy), -2gz]]
+    off01 = complex(2.0 * gx, -2.0 * gy)
+    off10 = complex(2.0 * gx, 2.0 * gy)
+    d = 2.0 * gz
+    for base in range(0, dim, 2 * m):
+        for i0 in range(base, base + m):
+            a0 = psi[i0]
+            a1 = psi[i0 + m]
+            lam[i0] += d * a0 + off01 * a1
+            lam[i0 + m] += off10 * a0 - d * a1
+
+
+@_jit
+def _readouts(state, n, qgroups, zzs, zb):
+    for r in range(qgroups.shape[0]):
+        ex, ey, ez = expect_xyz(state, n, qgroups[r, 0])
+        if qgroups[r, 1] >= 0:
+            zb[qgroups[r, 1]] = ex
+        if qgroups[r, 2] >= 0:
+            zb[qgroups[r, 2]] = ey
+        if qgroups[r, 3] >= 0:
+            zb[qgroups[r, 3]] = ez
+    for r in range(zzs.shape[0]):
+        zb[zzs[r, 0]] = expect(state, n, OBS_ZZ, zzs[r, 1], zzs[r, 2])
+
+
+@_jit
+def _seed(adj, state, n, qgroups, zzs, dzb):
+    for r in range(qgroups.shape[0]):
+        gx = dzb[qgroups[r, 1]] if qgroups[r, 1] >= 0 else 0.0
+        gy = dzb[qgroups[r, 2]] if qgroups[r, 2] >= 0 else 0.0
+        gz = dzb[qgroups[r, 3]] if qgroups[r, 3] >= 0 else 0.0
+        if gx != 0.0 or gy != 0.0 or gz != 0.0:
+            seed_xyz(adj, state, n, qgroups[r, 0], gx, gy, gz)
+    for r in range(zzs.shape[0]):
+        g = dzb[zzs[r, 0]]
+        if g != 0.0:
+            seed_adjoint(adj, state, n, OBS_ZZ, zzs[r, 1], zzs[r, 2], g)
+
+
+def readout_groups(obs: np.ndarray, owires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Readouts regrouped for one pass per qubit.
+
+    qgroups (Q, 4): qubit, then the readout index of its X, Y and Z (-1: not read);
+    zzs (R, 3): readout index and the two wires of each ZZ readout.
+    """
+    by_qubit: dict[int, list[int]] = {}
+    zzs = []
+    for k, (o, w) in enumerate(zip(obs.tolist(), owires.tolist(), strict=True)):
+        if o == OBS_ZZ:
+            zzs.append([k, w[0], w[1]])
+        else:
+            # A qubit read twice for the same Pauli starts a second group.
+            groups = by_qubit.setdefault(w[0], [])
+            for group in groups:
+                if group[1 + o] < 0:
+                    group[1 + o] = k
+                    break
+            else:
+                group = [w[0], -1, -1, -1]
+                group[1 + o] = k
+                groups.append(group)
+    rows = [g for groups in by_qubit.values() for g in groups]
+    return (
+        np.array(rows, dtype=np.int64).reshape(-1, 4),
+        np.array(zzs, dtype=np.int64).reshape(-1, 3),
+    )
+
+
 # ---- batched drivers: one call per time step ------------------------------------
 
 
@@ -350,21 +500,20 @@ def _angle(source, slot, b, theta, phi, consts, x):
     return 0.0
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def forward_step(psi, n, gates, wires, sources, slots, theta, phi, consts, x, obs, owires, z):
+@njit(cache=True, parallel=True, nogil=True, fastmath=True)
+def forward_step(psi, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs, z):
     """psi (B, 2^n) <- U(theta_b) psi in place; z (B, K) <- readouts of the new state."""
     for b in prange(psi.shape[0]):
         state = psi[b]
         for g in range(gates.shape[0]):
             angle = _angle(sources[g], slots[g], b, theta, phi, consts, x)
             apply_gate(state, n, gates[g], wires[g, 0], wires[g, 1], angle, False)
-        for k in range(obs.shape[0]):
-            z[b, k] = expect(state, n, obs[k], owires[k, 0], owires[k, 1])
+        _readouts(state, n, qgroups, zzs, z[b])
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True, fastmath=True)
 def backward_step(
-    psi, lam, n, gates, wires, sources, slots, theta, phi, consts, x, obs, owires, dz,
+    psi, lam, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs, dz,
     dtheta, dphi, dx,
 ):  # fmt: skip
     """One step of adjoint BPTT, in place.
@@ -377,30 +526,34 @@ def backward_step(
     for b in prange(psi.shape[0]):
         state = psi[b]
         adj = lam[b]
-        for k in range(obs.shape[0]):
-            g = dz[b, k]
-            if g != 0.0:
-                seed_adjoint(adj, state, n, obs[k], owires[k, 0], owires[k, 1], g)
+        _seed(adj, state, n, qgroups, zzs, dz[b])
         for g in range(gates.shape[0] - 1, -1, -1):
             code = gates[g]
             w0 = wires[g, 0]
             w1 = wires[g, 1]
             source = sources[g]
             angle = _angle(source, slots[g], b, theta, phi, consts, x)
-            if source == SRC_CONTROLLER or source == SRC_PARAM or source == SRC_INPUT:
-                # dtheta = Re<lam| -i/2 G psi_out> = Im<lam|G psi_out> / 2
-                d = 0.5 * generator_overlap(adj, state, n, code, w0, w1).imag
-                if source == SRC_CONTROLLER:
-                    dtheta[b, slots[g]] += d
-                elif source == SRC_PARAM:
-                    dphi[b, slots[g]] += d
-                else:
-                    dx[b, slots[g]] += d
-            apply_gate(state, n, code, w0, w1, angle, True)
-            apply_gate(adj, n, code, w0, w1, angle, True)
+            if source == SRC_NONE or source == SRC_CONST:
+                apply_gate(state, n, code, w0, w1, angle, True)
+                apply_gate(adj, n, code, w0, w1, angle, True)
+                continue
+            if code <= RZ:
+                overlap = adjoint_rotation_1q(state, adj, n, code, w0, angle)
+            else:
+                overlap = generator_overlap(adj, state, n, code, w0, w1)
+                apply_gate(state, n, code, w0, w1, angle, True)
+                apply_gate(adj, n, code, w0, w1, angle, True)
+            # dtheta = Re<lam| -i/2 G psi_out> = Im<lam|G psi_out> / 2
+            d = 0.5 * overlap.imag
+            if source == SRC_CONTROLLER:
+                dtheta[b, slots[g]] += d
+            elif source == SRC_PARAM:
+                dphi[b, slots[g]] += d
+            else:
+                dx[b, slots[g]] += d
 
 
-@njit(cache=True, parallel=True, nogil=True)
+@njit(cache=True, parallel=True, nogil=True, fastmath=True)
 def uncompute_step(psi, n, gates, wires, sources, slots, theta, phi, consts, x):
     """psi_t -> psi_{t-1} with no gradients (steps no loss depends on)."""
     for b in prange(psi.shape[0]):
