@@ -123,6 +123,7 @@ class Run:
         if t > self.cursor:
             raise RuntimeError(AGAIN)
         c = self.cell
+        self._restore()  # a checkpoint of the current state is the state itself: drop it
         # Steps after t that no loss depends on were never visited: undo them.
         while self.cursor > t:
             self._uncompute(self.log[self.cursor - 1])
