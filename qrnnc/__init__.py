@@ -19,7 +19,7 @@ __all__ = ["IR", "Compiled", "Program", "QrnnError", "compile_ir", "load", "load
 
 
 def simulate(program: Program, angles: Any, backend: str = "numba", **kw: Any) -> Any:
-    """The cell alone over T steps; see `qrnnc.simulate.simulate` (imports torch lazily)."""
-    from qrnnc.simulate import simulate as run
+    """The cell alone over T steps; see `qrnnc.cell.simulate` (imports torch lazily)."""
+    from qrnnc.cell import simulate as run
 
     return run(program, angles, backend, **kw)

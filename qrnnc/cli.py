@@ -99,6 +99,7 @@ def info(file: Annotated[Path, typer.Argument(help="a .qrnn file")]) -> None:
             ("constant angles", str(r.constants)),
             ("input angles", str(r.input_angles)),
             ("readouts", str(r.readouts)),
+            *_parameter_rows(compiled, name),
         ]
         for key, value in rows:
             table.add_row(key, value)
@@ -110,6 +111,19 @@ def info(file: Annotated[Path, typer.Argument(help="a .qrnn file")]) -> None:
         out.print(f"train: {_describe(doc.train)}", markup=False)
     if doc.seq2seq is not None:
         out.print(f"seq2seq: {_describe(doc.seq2seq)}", markup=False)
+
+
+def _parameter_rows(compiled: Compiled, name: str) -> list[tuple[str, str]]:
+    """Trainable numbers by part, counted on the built torch Module."""
+    from qrnnc.qrnn import build_qrnn, parameter_counts  # torch only for this table
+
+    try:
+        counts = parameter_counts(build_qrnn(compiled, name, backend="torch"))
+    except ValueError as e:  # e.g. a head without `out=` and no task to default it
+        return [("parameters", f"unknown: {e}")]
+    rows = [("parameters", f"{counts.pop('total'):,}")]
+    rows += [(f"  {part.replace('_', ' ')}", f"{n:,}") for part, n in counts.items()]
+    return rows
 
 
 def _describe(node: object) -> str:

@@ -22,7 +22,7 @@ import torch
 
 from qrnnc.backends.numba_sv import kernels
 from qrnnc.program import Program
-from qrnnc.simulate import real_dtype
+from qrnnc.cell import real_dtype
 
 AGAIN = (
     "backward through the quantum cell already ran for this forward pass: the numba backend"
@@ -42,7 +42,7 @@ class _Angles:
 
 
 class Cell:
-    """The cell of one Program on numba kernels (see qrnnc.simulate for the contract)."""
+    """The cell of one Program on numba kernels (see qrnnc.cell for the contract)."""
 
     def __init__(self, program: Program, checkpoint_every: int = 0) -> None:
         if checkpoint_every < 0:
@@ -81,7 +81,7 @@ class Run:
         self.checkpoints: dict[int, np.ndarray] = {}
         self.cursor = 0  # psi holds psi_cursor
         self.done: int | None = None  # the step whose backward ran last
-        self.token = torch.zeros(0, requires_grad=True)
+        self.token = torch.zeros(0)
 
     # ---- forward ----------------------------------------------------------------
     def step(self, theta: torch.Tensor, phi: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
@@ -99,6 +99,11 @@ class Run:
             x_np = np.zeros((self.batch, 0))
             x = None
         angles = _Angles(theta_np, phi_np, x_np)
+        if self.cursor == 0:
+            # Chain every step into autograd's graph (see the module doc), but only
+            # when something upstream wants gradients: inference stays graph-free.
+            wanted = any(t is not None and t.requires_grad for t in (theta, phi, x))
+            self.token.requires_grad_(wanted and torch.is_grad_enabled())
         z, self.token = _Step.apply(self, theta, phi, x, self.token, angles)
         return z
 

@@ -15,7 +15,7 @@ import torch
 
 import qrnnc
 from qrnnc.backends.numba_sv import Cell
-from qrnnc.simulate import simulate
+from qrnnc.cell import simulate
 
 # Every parametric gate kind and every angle source, on 3 qubits.
 TINY = """
