@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from qrnnc.backends.numba_sv import kernels
-from qrnnc.program import Program
 from qrnnc.cell import real_dtype
+from qrnnc.program import Program
 
 AGAIN = (
     "backward through the quantum cell already ran for this forward pass: the numba backend"

@@ -1,4 +1,4 @@
-"""The numba kernels, one by one, against the dense oracle (tests/backends/dense.py).
+"""The numba kernels, one by one, against the dense oracle (tests/support/dense.py).
 
 Every gate of the table on every wire and ordered pair (and its adjoint), every
 generator overlap, every readout and its adjoint seed; then whole random

@@ -8,19 +8,14 @@ The whole model (controller and head weights) is compared in tests/model.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from programs import model_texts, random_inputs
 
 import qrnnc
 from qrnnc.cell import simulate
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "backends"))
-from programs import model_texts, random_inputs
 
 
 def forward_backward(program, backend, theta, phi, x, w):
