@@ -7,9 +7,9 @@ setup:
     {{venv}}/bin/pip install -q torch==2.13.0
     {{venv}}/bin/pip install -q -e ".[test]"
 
-# the main job: set up, check every zoo model and show one's resources
+# the main job: set up, check every zoo model, train the copying QRNN briefly and show its loss
 run: setup check-zoo
-    {{venv}}/bin/qrnnc info zoo/copying.qrnn
+    {{venv}}/bin/python examples/train_copying.py
 
 # what CI runs, from nothing: fresh venv, install, ruff, pytest
 test:
