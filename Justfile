@@ -15,6 +15,11 @@ run: setup check-zoo
 test:
     bash .ci/run
 
+# simulator benchmarks (numba vs the torch reference, per-gate vs Lightning); about 10 minutes
+bench:
+    {{venv}}/bin/pip install -q -e ".[test,bench]"
+    {{venv}}/bin/python benchmarks/bench_sim.py
+
 lint:
     {{venv}}/bin/ruff check .
     {{venv}}/bin/ruff format --check .
