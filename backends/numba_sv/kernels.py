@@ -336,61 +336,31 @@ def adjoint_rotation_1q(psi, lam, n, code, q, theta):
 
 
 @_jit
-def expect(psi, n, obs, w0, w1):
-    """<psi| O |psi> for a Pauli X/Y/Z on w0, or Z(w0) Z(w1)."""
-    dim = psi.shape[0]
+def expect_zz(psi, n, w0, w1):
+    """<psi| Z(w0) Z(w1) |psi>."""
+    m0 = 1 << (n - 1 - w0)
+    m1 = 1 << (n - 1 - w1)
     acc = 0.0
-    if obs == OBS_ZZ:
-        m0 = 1 << (n - 1 - w0)
-        m1 = 1 << (n - 1 - w1)
-        for i in range(dim):
-            p = psi[i].real * psi[i].real + psi[i].imag * psi[i].imag
-            if ((i & m0) != 0) == ((i & m1) != 0):
-                acc += p
-            else:
-                acc -= p
-        return acc
-    m = 1 << (n - 1 - w0)
-    for base in range(0, dim, 2 * m):
-        for i0 in range(base, base + m):
-            a0 = psi[i0]
-            a1 = psi[i0 + m]
-            if obs == OBS_Z:
-                acc += a0.real * a0.real + a0.imag * a0.imag - a1.real * a1.real - a1.imag * a1.imag
-            else:
-                w = a0.conjugate() * a1
-                acc += 2.0 * (w.real if obs == OBS_X else w.imag)
+    for i in range(psi.shape[0]):
+        p = psi[i].real * psi[i].real + psi[i].imag * psi[i].imag
+        if ((i & m0) != 0) == ((i & m1) != 0):
+            acc += p
+        else:
+            acc -= p
     return acc
 
 
 @_jit
-def seed_adjoint(lam, psi, n, obs, w0, w1, g):
-    """lam += g * 2 O psi: the readout's contribution dL/dz * d<O>/d<psi|."""
-    dim = psi.shape[0]
+def seed_zz(lam, psi, n, w0, w1, g):
+    """lam += 2 g Z(w0) Z(w1) psi: the readout's contribution dL/dz * d<O>/d<psi|."""
+    m0 = 1 << (n - 1 - w0)
+    m1 = 1 << (n - 1 - w1)
     two_g = 2.0 * g
-    if obs == OBS_ZZ:
-        m0 = 1 << (n - 1 - w0)
-        m1 = 1 << (n - 1 - w1)
-        for i in range(dim):
-            if ((i & m0) != 0) == ((i & m1) != 0):
-                lam[i] += two_g * psi[i]
-            else:
-                lam[i] -= two_g * psi[i]
-        return
-    m = 1 << (n - 1 - w0)
-    for base in range(0, dim, 2 * m):
-        for i0 in range(base, base + m):
-            a0 = psi[i0]
-            a1 = psi[i0 + m]
-            if obs == OBS_X:
-                lam[i0] += two_g * a1
-                lam[i0 + m] += two_g * a0
-            elif obs == OBS_Y:
-                lam[i0] += two_g * complex(a1.imag, -a1.real)
-                lam[i0 + m] += two_g * complex(-a0.imag, a0.real)
-            else:
-                lam[i0] += two_g * a0
-                lam[i0 + m] -= two_g * a1
+    for i in range(psi.shape[0]):
+        if ((i & m0) != 0) == ((i & m1) != 0):
+            lam[i] += two_g * psi[i]
+        else:
+            lam[i] -= two_g * psi[i]
 
 
 @_jit
@@ -438,7 +408,7 @@ def _readouts(state, n, qgroups, zzs, zb):
         if qgroups[r, 3] >= 0:
             zb[qgroups[r, 3]] = ez
     for r in range(zzs.shape[0]):
-        zb[zzs[r, 0]] = expect(state, n, OBS_ZZ, zzs[r, 1], zzs[r, 2])
+        zb[zzs[r, 0]] = expect_zz(state, n, zzs[r, 1], zzs[r, 2])
 
 
 @_jit
@@ -452,7 +422,7 @@ def _seed(adj, state, n, qgroups, zzs, dzb):
     for r in range(zzs.shape[0]):
         g = dzb[zzs[r, 0]]
         if g != 0.0:
-            seed_adjoint(adj, state, n, OBS_ZZ, zzs[r, 1], zzs[r, 2], g)
+            seed_zz(adj, state, n, zzs[r, 1], zzs[r, 2], g)
 
 
 def readout_groups(obs: np.ndarray, owires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
