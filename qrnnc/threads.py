@@ -54,8 +54,12 @@ def _env_int(name: str, default: int) -> int:
 
 
 def plan() -> ThreadPlan:
-    """The split this process uses (without applying it)."""
-    cores = available_cores()
+    """The split this process uses (without applying it).
+
+    Under torchrun each of the LOCAL_WORLD_SIZE processes on this machine gets
+    its share of the cores, so that the ranks do not oversubscribe them.
+    """
+    cores = max(1, available_cores() // _env_int("LOCAL_WORLD_SIZE", 1))
     torch_threads = _env_int("QRNNC_TORCH_THREADS", max(1, cores // 4))
     numba_threads = _env_int("QRNNC_NUMBA_THREADS", max(1, cores - torch_threads))
     layer = os.environ.get("NUMBA_THREADING_LAYER", DEFAULT_LAYER)
