@@ -1,7 +1,8 @@
 """The numba cell: forward in place, backward by adjoint BPTT (DESIGN.md).
 
 Forward keeps, per step, only the angles it used; the statevector is one
-(B, 2^n) array updated in place, so quantum memory does not grow with T.
+batch of states in the kernels' lane layout (kernels.py), updated in place, so
+quantum memory does not grow with T.
 Backward walks the steps in reverse: each step's `torch.autograd.Function`
 uncomputes its gates on the shared state while carrying the adjoint vector
 lambda, and hands angle gradients to the controller's ordinary autograd.
@@ -75,13 +76,28 @@ class Run:
         self.cell = cell
         self.batch = batch
         self.n = p.qubits
-        self.psi = kernels.initial_state(batch, self.n, p.init == "plus", cell.complex_dtype)
-        self.lam = np.zeros_like(self.psi)
+        n_threads = kernels.numba_threads()
+        chunks, self.lanes = kernels.chunking(batch, n_threads)
+        # psi and lambda in the lane layout, (C, 2, 2^n, L)
+        self.state = kernels.initial_state(
+            batch, self.n, p.init == "plus", cell.complex_dtype, self.lanes
+        )
+        self.adjoint = np.zeros_like(self.state)
+        # A parallel launch costs ~90 us even with nothing to share out.
+        serial = n_threads == 1 or chunks == 1
+        self._forward_step = kernels.forward_step_serial if serial else kernels.forward_step
+        self._backward_step = kernels.backward_step_serial if serial else kernels.backward_step
+        self._uncompute_step = kernels.uncompute_step_serial if serial else kernels.uncompute_step
         self.log: list[_Angles] = []
         self.checkpoints: dict[int, np.ndarray] = {}
-        self.cursor = 0  # psi holds psi_cursor
+        self.cursor = 0  # state holds psi_cursor
         self.done: int | None = None  # the step whose backward ran last
         self.token = torch.zeros(0)
+
+    @property
+    def psi(self) -> np.ndarray:
+        """The current states as (B, 2^n) complex numbers (a copy)."""
+        return kernels.unpack(self.state, self.batch)
 
     # ---- forward ----------------------------------------------------------------
     def step(self, theta: torch.Tensor, phi: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
@@ -110,14 +126,14 @@ class Run:
     def advance(self, angles: _Angles) -> torch.Tensor:
         c = self.cell
         z = np.empty((self.batch, c.n_readouts), dtype=np.float64)
-        kernels.forward_step(
-            self.psi, self.n, c.gates, c.wires, c.sources, c.slots,
+        self._forward_step(
+            self.state, self.n, c.gates, c.wires, c.sources, c.slots,
             angles.theta, angles.phi, c.consts, angles.x, c.qgroups, c.zzs, z,
         )  # fmt: skip
         self.log.append(angles)
         self.cursor += 1
         if c.checkpoint_every and self.cursor % c.checkpoint_every == 0:
-            self.checkpoints[self.cursor] = self.psi.copy()
+            self.checkpoints[self.cursor] = self.state.copy()
         return torch.from_numpy(z).to(c.real_dtype)
 
     # ---- backward ---------------------------------------------------------------
@@ -137,8 +153,8 @@ class Run:
         dphi = np.zeros((self.batch, a.phi.shape[0]))
         dx = np.zeros_like(a.x)
         dz_np = np.ascontiguousarray(dz.detach().to(torch.float64).cpu().numpy())
-        kernels.backward_step(
-            self.psi, self.lam, self.n, c.gates, c.wires, c.sources, c.slots,
+        self._backward_step(
+            self.state, self.adjoint, self.n, c.gates, c.wires, c.sources, c.slots,
             a.theta, a.phi, c.consts, a.x, c.qgroups, c.zzs, dz_np, dtheta, dphi, dx,
         )  # fmt: skip
         self.cursor -= 1
@@ -150,8 +166,8 @@ class Run:
 
     def _uncompute(self, a: _Angles) -> None:
         c = self.cell
-        kernels.uncompute_step(
-            self.psi, self.n, c.gates, c.wires, c.sources, c.slots, a.theta, a.phi, c.consts, a.x
+        self._uncompute_step(
+            self.state, self.n, c.gates, c.wires, c.sources, c.slots, a.theta, a.phi, c.consts, a.x
         )
         self.cursor -= 1
         self._restore()
@@ -160,7 +176,7 @@ class Run:
         """Replace the uncomputed state by the stored one where there is one (bounds drift)."""
         saved = self.checkpoints.pop(self.cursor, None)
         if saved is not None:
-            self.psi[:] = saved
+            self.state[:] = saved
 
 
 class _Step(torch.autograd.Function):

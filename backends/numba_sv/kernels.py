@@ -1,15 +1,29 @@
-"""Statevector kernels: gates, generator overlaps, readouts, adjoint seeds.
+"""Statevector kernels in a lane layout: gates, generator overlaps, readouts, seeds.
 
-All kernels work in place on one state `psi` of length 2^n (the batched
-drivers at the bottom run `prange` over the batch, one state per iteration, so
-each state stays in cache while a whole step's gates go over it).
+A batch of B states is held as `chunks`, a real array of shape (C, 2, 2^n, L):
+chunk c holds batch elements c*L .. c*L+L-1, `[c, 0]` their real parts and
+`[c, 1]` their imaginary parts, amplitude index major and batch element
+("lane") minor. Every loop that touches amplitudes has the lanes innermost, so
+the same arithmetic runs on L contiguous numbers and LLVM turns it into SIMD
+code (AVX-512: 8 float64 lanes). The interleaved complex128 state of one
+sequence does not vectorize, and split real/imaginary rows of one state only
+do so where a gate's amplitude runs are long (its first qubits). The last
+chunk is padded: padded lanes start from the same valid state, get angle 0 from
+the controller and the input, zero seeds, and are dropped on output, so they
+never produce NaNs or leak into real lanes.
+
+The lane count is a run-time value on purpose: with L known at compile time
+LLVM unrolls the lanes and cannot prove that the stores to the real rows do not
+alias the loads from the imaginary rows, and stays scalar; with a run-time trip
+count its loop vectorizer adds one alias check per loop and vectorizes.
 
 Qubit q is bit n-1-q of the amplitude index (qubit 0 most significant), as in
 Braket. Diagonal gates only multiply and permutation gates only move
-amplitudes; only the rotations do 2x2 arithmetic.
-
-The adjoint of every gate is the same kernel with `adjoint=True`: rotations
-negate the angle, s and t conjugate their phase, the rest are involutions.
+amplitudes; only the rotations do 2x2 arithmetic. Rotations read their
+per-lane cos(theta/2) and sin(theta/2) from a table filled once per step; the
+adjoint of a rotation is the same kernel on a table of negated angles, s and t
+take `adjoint=True` to conjugate their phase, the other fixed gates are
+involutions.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ from qrnnc import threads
 
 threads.configure()  # before numba is imported anywhere in this process
 
+import numba  # noqa: E402
 from numba import njit, prange  # noqa: E402
 
 from qrnnc.gates import GATE_CODES  # noqa: E402
@@ -48,381 +63,509 @@ if SOURCE_CODES != {"none": 0, "controller": 1, "param": 2, "const": 3, "input":
 
 SUPPORTED_GATES: tuple[str, ...] = tuple(_KERNEL_CODES)
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
-PHASE_T = complex(INV_SQRT2, INV_SQRT2)
+
+# The widest chunk. Past 64 lanes a chunk of an 8-qubit state (2 x 256 x 64 x 8 B
+# = 256 KiB, twice that with the adjoint) starts to spill out of L2.
+MAX_LANES = 64
+# Lanes are rounded up to whole AVX-512 float64 vectors, so no loop has a scalar tail.
+LANE_MULTIPLE = 8
 
 _jit = njit(cache=True, fastmath=True, nogil=True)
+# Lane loops are inlined into their gate's loop over amplitude rows: as calls, their
+# array arguments cost more per call (packing, reference counts) than 64 lanes of work.
+_jit_inline = njit(cache=True, fastmath=True, nogil=True, inline="always")
+_jit_parallel = njit(cache=True, fastmath=True, nogil=True, parallel=True)
 
 
-@_jit
+# ---- layout ---------------------------------------------------------------------
+
+
+def numba_threads() -> int:
+    """The threads numba runs parallel kernels on now (cell.py must not import numba first)."""
+    return numba.get_num_threads()
+
+
+def chunking(batch: int, n_threads: int | None = None) -> tuple[int, int]:
+    """(C, L): chunks and lanes per chunk for `batch` states on `n_threads` numba threads.
+
+    One chunk per thread, but none wider than MAX_LANES; then as few lanes as
+    that allows, rounded up to LANE_MULTIPLE when the batch is that large.
+    """
+    if batch < 1:
+        raise ValueError(f"batch={batch}: expected at least 1")
+    if n_threads is None:
+        n_threads = numba.get_num_threads()
+    chunks = min(batch, max(n_threads, -(-batch // MAX_LANES)))
+    lanes = -(-batch // chunks)
+    if lanes >= LANE_MULTIPLE:
+        lanes = -(-lanes // LANE_MULTIPLE) * LANE_MULTIPLE
+    chunks = -(-batch // lanes)
+    return chunks, lanes
+
+
+def real_dtype_of(dtype: np.dtype | type) -> np.dtype:
+    """float32 for complex64 programs, float64 for complex128."""
+    return np.dtype(np.float32) if np.dtype(dtype) == np.complex64 else np.dtype(np.float64)
+
+
+def initial_state(
+    batch: int, n: int, plus: bool, dtype: np.dtype | type, lanes: int | None = None
+) -> np.ndarray:
+    """|0...0> (or |+...+>) for `batch` states in the lane layout, (C, 2, 2^n, L) real.
+
+    `dtype` is the program's complex dtype; `lanes` defaults to `chunking`'s.
+    Padded lanes hold the same state as the real ones.
+    """
+    if lanes is None:
+        _, lanes = chunking(batch)
+    chunks = -(-batch // lanes)
+    state = np.zeros((chunks, 2, 1 << n, lanes), dtype=real_dtype_of(dtype))
+    if plus:
+        state[:, 0] = 1.0 / math.sqrt(1 << n)
+    else:
+        state[:, 0, 0] = 1.0
+    return state
+
+
+def pack(psi: np.ndarray, lanes: int) -> np.ndarray:
+    """(B, 2^n) complex states -> the lane layout (padded lanes: |0...0>)."""
+    batch, dim = psi.shape
+    chunks = -(-batch // lanes)
+    rows = np.zeros((chunks * lanes, 2, dim), dtype=real_dtype_of(psi.dtype))
+    rows[:, 0, 0] = 1.0
+    rows[:batch, 0] = psi.real
+    rows[:batch, 1] = psi.imag
+    return np.ascontiguousarray(rows.reshape(chunks, lanes, 2, dim).transpose(0, 2, 3, 1))
+
+
+def unpack(state: np.ndarray, batch: int) -> np.ndarray:
+    """The lane layout -> (B, 2^n) complex states (a new array)."""
+    chunks, _, dim, lanes = state.shape
+    flat = state.transpose(0, 3, 1, 2).reshape(chunks * lanes, 2, dim)[:batch]
+    return flat[:, 0] + 1j * flat[:, 1]
+
+
+# ---- index helpers ---------------------------------------------------------------
+
+
+@_jit_inline
 def _insert_zero(k, mask):
     """k with a zero bit inserted at `mask`'s position (higher bits move up)."""
     low = k & (mask - 1)
     return ((k - low) << 1) | low
 
 
+# ---- lane loops on amplitude rows --------------------------------------------------
+# Each takes the real and imaginary planes (2^n, L) of one chunk and row indices,
+# and runs over the L lanes. c and s are the lanes' cos and sin of half the angle.
+
+
+@_jit_inline
+def _mix_rows(re, im, i0, i1, c, s, neg):
+    """(a0, a1) <- [[c, -i s], [-i s, c]] (a0, a1): exp(-i theta/2 X) (s -> -s if neg)."""
+    for k in range(re.shape[1]):
+        cc = c[k]
+        ss = -s[k] if neg else s[k]
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        a1r = re[i1, k]
+        a1i = im[i1, k]
+        re[i0, k] = cc * a0r + ss * a1i
+        im[i0, k] = cc * a0i - ss * a1r
+        re[i1, k] = cc * a1r + ss * a0i
+        im[i1, k] = cc * a1i - ss * a0r
+
+
+@_jit_inline
+def _ry_rows(re, im, i0, i1, c, s):
+    """(a0, a1) <- [[c, -s], [s, c]] (a0, a1)."""
+    for k in range(re.shape[1]):
+        cc = c[k]
+        ss = s[k]
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        a1r = re[i1, k]
+        a1i = im[i1, k]
+        re[i0, k] = cc * a0r - ss * a1r
+        im[i0, k] = cc * a0i - ss * a1i
+        re[i1, k] = ss * a0r + cc * a1r
+        im[i1, k] = ss * a0i + cc * a1i
+
+
+@_jit_inline
+def _rz_rows(re, im, i0, i1, c, s):
+    """a0 <- (c - i s) a0, a1 <- (c + i s) a1."""
+    for k in range(re.shape[1]):
+        cc = c[k]
+        ss = s[k]
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        a1r = re[i1, k]
+        a1i = im[i1, k]
+        re[i0, k] = cc * a0r + ss * a0i
+        im[i0, k] = cc * a0i - ss * a0r
+        re[i1, k] = cc * a1r - ss * a1i
+        im[i1, k] = cc * a1i + ss * a1r
+
+
+@_jit_inline
+def _h_rows(re, im, i0, i1):
+    for k in range(re.shape[1]):
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        a1r = re[i1, k]
+        a1i = im[i1, k]
+        re[i0, k] = (a0r + a1r) * INV_SQRT2
+        im[i0, k] = (a0i + a1i) * INV_SQRT2
+        re[i1, k] = (a0r - a1r) * INV_SQRT2
+        im[i1, k] = (a0i - a1i) * INV_SQRT2
+
+
+@_jit_inline
+def _swap_rows(re, im, i0, i1):
+    for k in range(re.shape[1]):
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        re[i0, k] = re[i1, k]
+        im[i0, k] = im[i1, k]
+        re[i1, k] = a0r
+        im[i1, k] = a0i
+
+
+@_jit_inline
+def _y_rows(re, im, i0, i1):
+    """(a0, a1) <- (-i a1, i a0)."""
+    for k in range(re.shape[1]):
+        a0r = re[i0, k]
+        a0i = im[i0, k]
+        re[i0, k] = im[i1, k]
+        im[i0, k] = -re[i1, k]
+        re[i1, k] = -a0i
+        im[i1, k] = a0r
+
+
+@_jit_inline
+def _negate_row(re, im, i):
+    for k in range(re.shape[1]):
+        re[i, k] = -re[i, k]
+        im[i, k] = -im[i, k]
+
+
+@_jit_inline
+def _phase_row(re, im, i, pr, pi):
+    """a <- (pr + i pi) a."""
+    for k in range(re.shape[1]):
+        ar = re[i, k]
+        ai = im[i, k]
+        re[i, k] = pr * ar - pi * ai
+        im[i, k] = pr * ai + pi * ar
+
+
+# ---- fused backward on amplitude rows ------------------------------------------------
+# acc[k] += Im<lam|G psi> over the two rows (G the rotation's generator on them),
+# then both psi and lam go through the rotation of the table (the adjoint's angle):
+# each amplitude pair of psi and lam is read once for the overlap and both updates.
+
+
+@_jit_inline
+def _adjoint_mix_rows(pr, pi, lr, li, i0, i1, c, s, neg, acc):
+    for k in range(pr.shape[1]):
+        cc = c[k]
+        ss = -s[k] if neg else s[k]
+        a0r = pr[i0, k]
+        a0i = pi[i0, k]
+        a1r = pr[i1, k]
+        a1i = pi[i1, k]
+        l0r = lr[i0, k]
+        l0i = li[i0, k]
+        l1r = lr[i1, k]
+        l1i = li[i1, k]
+        # Im(conj(l0) a1 + conj(l1) a0): the generator X swaps the rows
+        ov = l0r * a1i - l0i * a1r + l1r * a0i - l1i * a0r
+        acc[k] += -ov if neg else ov
+        pr[i0, k] = cc * a0r + ss * a1i
+        pi[i0, k] = cc * a0i - ss * a1r
+        pr[i1, k] = cc * a1r + ss * a0i
+        pi[i1, k] = cc * a1i - ss * a0r
+        lr[i0, k] = cc * l0r + ss * l1i
+        li[i0, k] = cc * l0i - ss * l1r
+        lr[i1, k] = cc * l1r + ss * l0i
+        li[i1, k] = cc * l1i - ss * l0r
+
+
+@_jit_inline
+def _adjoint_ry_rows(pr, pi, lr, li, i0, i1, c, s, acc):
+    for k in range(pr.shape[1]):
+        cc = c[k]
+        ss = s[k]
+        a0r = pr[i0, k]
+        a0i = pi[i0, k]
+        a1r = pr[i1, k]
+        a1i = pi[i1, k]
+        l0r = lr[i0, k]
+        l0i = li[i0, k]
+        l1r = lr[i1, k]
+        l1i = li[i1, k]
+        # Y (a0, a1) = (-i a1, i a0): Im = Re(conj(l1) a0) - Re(conj(l0) a1)
+        acc[k] += l1r * a0r + l1i * a0i - l0r * a1r - l0i * a1i
+        pr[i0, k] = cc * a0r - ss * a1r
+        pi[i0, k] = cc * a0i - ss * a1i
+        pr[i1, k] = ss * a0r + cc * a1r
+        pi[i1, k] = ss * a0i + cc * a1i
+        lr[i0, k] = cc * l0r - ss * l1r
+        li[i0, k] = cc * l0i - ss * l1i
+        lr[i1, k] = ss * l0r + cc * l1r
+        li[i1, k] = ss * l0i + cc * l1i
+
+
+@_jit_inline
+def _adjoint_rz_rows(pr, pi, lr, li, i0, i1, c, s, acc):
+    for k in range(pr.shape[1]):
+        cc = c[k]
+        ss = s[k]
+        a0r = pr[i0, k]
+        a0i = pi[i0, k]
+        a1r = pr[i1, k]
+        a1i = pi[i1, k]
+        l0r = lr[i0, k]
+        l0i = li[i0, k]
+        l1r = lr[i1, k]
+        l1i = li[i1, k]
+        # Im(conj(l0) a0 - conj(l1) a1)
+        acc[k] += l0r * a0i - l0i * a0r - l1r * a1i + l1i * a1r
+        pr[i0, k] = cc * a0r + ss * a0i
+        pi[i0, k] = cc * a0i - ss * a0r
+        pr[i1, k] = cc * a1r - ss * a1i
+        pi[i1, k] = cc * a1i + ss * a1r
+        lr[i0, k] = cc * l0r + ss * l0i
+        li[i0, k] = cc * l0i - ss * l0r
+        lr[i1, k] = cc * l1r - ss * l1i
+        li[i1, k] = cc * l1i + ss * l1r
+
+
+# ---- gates on one chunk ---------------------------------------------------------------
+
+
 @_jit
-def _pair_base(k, m0, m1):
-    """The k-th index whose bits at m0 and m1 are both zero."""
-    if m0 < m1:
-        return _insert_zero(_insert_zero(k, m0), m1)
-    return _insert_zero(_insert_zero(k, m1), m0)
-
-
-# ---- one-qubit gates -----------------------------------------------------------
-
-
-@_jit
-def _apply_1q(psi, n, code, q, theta, adjoint):
-    dim = psi.shape[0]
+def _apply_1q(re, im, n, code, q, c, s, adjoint):
     m = 1 << (n - 1 - q)
-    if code == RX or code == RY or code == RZ:
-        half = -0.5 * theta if adjoint else 0.5 * theta
-        c = math.cos(half)
-        s = math.sin(half)
-        if code == RZ:
-            lo = complex(c, -s)
-            hi = complex(c, s)
-            for base in range(0, dim, 2 * m):
-                for i0 in range(base, base + m):
-                    psi[i0] *= lo
-                    psi[i0 + m] *= hi
-        elif code == RX:
-            ms = complex(0.0, -s)
-            for base in range(0, dim, 2 * m):
-                for i0 in range(base, base + m):
-                    a0 = psi[i0]
-                    a1 = psi[i0 + m]
-                    psi[i0] = c * a0 + ms * a1
-                    psi[i0 + m] = ms * a0 + c * a1
-        else:
-            for base in range(0, dim, 2 * m):
-                for i0 in range(base, base + m):
-                    a0 = psi[i0]
-                    a1 = psi[i0 + m]
-                    psi[i0] = c * a0 - s * a1
-                    psi[i0 + m] = s * a0 + c * a1
+    pairs = re.shape[0] >> 1
+    if code == RX:
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _mix_rows(re, im, i0, i0 | m, c, s, False)
+    elif code == RY:
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _ry_rows(re, im, i0, i0 | m, c, s)
+    elif code == RZ:
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _rz_rows(re, im, i0, i0 | m, c, s)
     elif code == H:
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                a0 = psi[i0]
-                a1 = psi[i0 + m]
-                psi[i0] = (a0 + a1) * INV_SQRT2
-                psi[i0 + m] = (a0 - a1) * INV_SQRT2
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _h_rows(re, im, i0, i0 | m)
     elif code == X:
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                a0 = psi[i0]
-                psi[i0] = psi[i0 + m]
-                psi[i0 + m] = a0
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _swap_rows(re, im, i0, i0 | m)
     elif code == Y:
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                a0 = psi[i0]
-                a1 = psi[i0 + m]
-                psi[i0] = complex(a1.imag, -a1.real)  # -i * a1
-                psi[i0 + m] = complex(-a0.imag, a0.real)  # i * a0
-    else:  # diagonal phases on |1>: z, s, t
-        if code == Z:
-            phase = complex(-1.0, 0.0)
-        elif code == S:
-            phase = complex(0.0, -1.0) if adjoint else complex(0.0, 1.0)
-        else:
-            phase = PHASE_T.conjugate() if adjoint else PHASE_T
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base + m, base + 2 * m):
-                psi[i0] *= phase
-
-
-# ---- two-qubit gates (w0 is the first wire: control of cnot and the cr*) --------
+        for k in range(pairs):
+            i0 = _insert_zero(k, m)
+            _y_rows(re, im, i0, i0 | m)
+    elif code == Z:
+        for k in range(pairs):
+            _negate_row(re, im, _insert_zero(k, m) | m)
+    else:  # phases on |1>: s = i, t = e^{i pi/4}; their adjoints conjugate
+        pr = 0.0 if code == S else INV_SQRT2
+        pi = 1.0 if code == S else INV_SQRT2
+        if adjoint:
+            pi = -pi
+        for k in range(pairs):
+            _phase_row(re, im, _insert_zero(k, m) | m, pr, pi)
 
 
 @_jit
-def _apply_2q(psi, n, code, w0, w1, theta, adjoint):
+def _apply_2q(re, im, n, code, w0, w1, c, s):
+    """w0 is the first wire: the control of cnot and the cr* gates."""
     m0 = 1 << (n - 1 - w0)
     m1 = 1 << (n - 1 - w1)
-    quads = psi.shape[0] >> 2
-    if code == CNOT:
-        for k in range(quads):
-            i = _pair_base(k, m0, m1) | m0
-            a = psi[i]
-            psi[i] = psi[i | m1]
-            psi[i | m1] = a
-        return
-    if code == CZ:
-        for k in range(quads):
-            i = _pair_base(k, m0, m1) | m0 | m1
-            psi[i] = -psi[i]
-        return
-    if code == SWAP:
-        for k in range(quads):
-            i = _pair_base(k, m0, m1)
-            a = psi[i | m0]
-            psi[i | m0] = psi[i | m1]
-            psi[i | m1] = a
-        return
-    half = -0.5 * theta if adjoint else 0.5 * theta
-    c = math.cos(half)
-    s = math.sin(half)
-    if code == CRZ:
-        lo = complex(c, -s)
-        hi = complex(c, s)
-        for k in range(quads):
-            i = _pair_base(k, m0, m1) | m0
-            psi[i] *= lo
-            psi[i | m1] *= hi
-    elif code == CRX:
-        ms = complex(0.0, -s)
-        for k in range(quads):
-            i0 = _pair_base(k, m0, m1) | m0
-            i1 = i0 | m1
-            a0 = psi[i0]
-            a1 = psi[i1]
-            psi[i0] = c * a0 + ms * a1
-            psi[i1] = ms * a0 + c * a1
-    elif code == CRY:
-        for k in range(quads):
-            i0 = _pair_base(k, m0, m1) | m0
-            i1 = i0 | m1
-            a0 = psi[i0]
-            a1 = psi[i1]
-            psi[i0] = c * a0 - s * a1
-            psi[i1] = s * a0 + c * a1
-    elif code == RZZ:
-        even = complex(c, -s)  # parity even: exp(-i theta/2)
-        odd = complex(c, s)
-        for k in range(quads):
-            i = _pair_base(k, m0, m1)
-            psi[i] *= even
-            psi[i | m0 | m1] *= even
-            psi[i | m0] *= odd
-            psi[i | m1] *= odd
-    else:  # rxx, ryy: exp(-i theta/2 P(x)P) mixes 00<->11 and 01<->10
-        ms = complex(0.0, -s)
-        # P(x)P maps 00<->11 with sign +1 for XX and -1 for YY; 01<->10 with +1 for both.
-        far = ms if code == RXX else -ms
-        for k in range(quads):
-            i00 = _pair_base(k, m0, m1)
-            i11 = i00 | m0 | m1
-            i01 = i00 | m1
-            i10 = i00 | m0
-            a00 = psi[i00]
-            a11 = psi[i11]
-            psi[i00] = c * a00 + far * a11
-            psi[i11] = c * a11 + far * a00
-            a01 = psi[i01]
-            a10 = psi[i10]
-            psi[i01] = c * a01 + ms * a10
-            psi[i10] = c * a10 + ms * a01
+    lo = min(m0, m1)
+    hi = max(m0, m1)
+    quads = re.shape[0] >> 2
+    for k in range(quads):
+        i00 = _insert_zero(_insert_zero(k, lo), hi)
+        i01 = i00 | m1
+        i10 = i00 | m0
+        i11 = i10 | m1
+        if code == CNOT:
+            _swap_rows(re, im, i10, i11)
+        elif code == CZ:
+            _negate_row(re, im, i11)
+        elif code == SWAP:
+            _swap_rows(re, im, i01, i10)
+        elif code == CRX:
+            _mix_rows(re, im, i10, i11, c, s, False)
+        elif code == CRY:
+            _ry_rows(re, im, i10, i11, c, s)
+        elif code == CRZ:
+            _rz_rows(re, im, i10, i11, c, s)
+        elif code == RZZ:  # exp(-i theta/2) on even parity, exp(+i theta/2) on odd
+            _rz_rows(re, im, i00, i01, c, s)
+            _rz_rows(re, im, i11, i10, c, s)
+        else:
+            # exp(-i theta/2 P(x)P): P(x)P maps 01<->10 with +1, and 00<->11 with
+            # +1 for XX and -1 for YY.
+            _mix_rows(re, im, i00, i11, c, s, code == RYY)
+            _mix_rows(re, im, i01, i10, c, s, False)
 
 
 @_jit
-def apply_gate(psi, n, code, w0, w1, theta, adjoint):
-    """Apply gate `code` (or its adjoint) to one state in place."""
+def apply_gate(chunk, n, code, w0, w1, c, s, adjoint):
+    """Gate `code` on one chunk (2, 2^n, L) in place; c, s (L,): cos, sin of theta/2.
+
+    Rotations apply the angle of their table (negate it for the adjoint);
+    `adjoint` conjugates s and t and is ignored by every other gate.
+    """
     if code < CNOT:
-        _apply_1q(psi, n, code, w0, theta, adjoint)
+        _apply_1q(chunk[0], chunk[1], n, code, w0, c, s, adjoint)
     else:
-        _apply_2q(psi, n, code, w0, w1, theta, adjoint)
-
-
-# ---- generator overlaps: <lam| G psi> for the gate's generator G --------------
+        _apply_2q(chunk[0], chunk[1], n, code, w0, w1, c, s)
 
 
 @_jit
-def generator_overlap(lam, psi, n, code, w0, w1):
-    """<lam| G |psi> with dU/dtheta = -i/2 G U (controlled rotations: |1><1| (x) P)."""
-    acc = complex(0.0, 0.0)
-    dim = psi.shape[0]
+def adjoint_gate(psi, lam, n, code, w0, w1, c, s, acc):
+    """Backward through one rotation in one pass, in place on chunks (2, 2^n, L).
+
+    acc (L,) += Im<lam|G psi> per lane, G the generator (dU/dtheta = -i/2 G U;
+    controlled rotations: |1><1| (x) P); then psi and lam both go through the
+    rotation of c, s (the table of the negated angle: the uncomputation).
+    """
+    pr = psi[0]
+    pi = psi[1]
+    lr = lam[0]
+    li = lam[1]
     if code < CNOT:
         m = 1 << (n - 1 - w0)
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                l0 = lam[i0].conjugate()
-                l1 = lam[i0 + m].conjugate()
-                a0 = psi[i0]
-                a1 = psi[i0 + m]
-                if code == RX:
-                    acc += l0 * a1 + l1 * a0
-                elif code == RY:
-                    acc += l0 * complex(a1.imag, -a1.real) + l1 * complex(-a0.imag, a0.real)
-                else:
-                    acc += l0 * a0 - l1 * a1
-        return acc
+        for k in range(pr.shape[0] >> 1):
+            i0 = _insert_zero(k, m)
+            if code == RX:
+                _adjoint_mix_rows(pr, pi, lr, li, i0, i0 | m, c, s, False, acc)
+            elif code == RY:
+                _adjoint_ry_rows(pr, pi, lr, li, i0, i0 | m, c, s, acc)
+            else:
+                _adjoint_rz_rows(pr, pi, lr, li, i0, i0 | m, c, s, acc)
+        return
     m0 = 1 << (n - 1 - w0)
     m1 = 1 << (n - 1 - w1)
-    for k in range(dim >> 2):
-        i00 = _pair_base(k, m0, m1)
+    lo = min(m0, m1)
+    hi = max(m0, m1)
+    for k in range(pr.shape[0] >> 2):
+        i00 = _insert_zero(_insert_zero(k, lo), hi)
         i01 = i00 | m1
         i10 = i00 | m0
         i11 = i10 | m1
         if code == CRX:
-            acc += lam[i10].conjugate() * psi[i11] + lam[i11].conjugate() * psi[i10]
+            _adjoint_mix_rows(pr, pi, lr, li, i10, i11, c, s, False, acc)
         elif code == CRY:
-            a0 = psi[i10]
-            a1 = psi[i11]
-            acc += lam[i10].conjugate() * complex(a1.imag, -a1.real)
-            acc += lam[i11].conjugate() * complex(-a0.imag, a0.real)
+            _adjoint_ry_rows(pr, pi, lr, li, i10, i11, c, s, acc)
         elif code == CRZ:
-            acc += lam[i10].conjugate() * psi[i10] - lam[i11].conjugate() * psi[i11]
+            _adjoint_rz_rows(pr, pi, lr, li, i10, i11, c, s, acc)
         elif code == RZZ:
-            acc += lam[i00].conjugate() * psi[i00] + lam[i11].conjugate() * psi[i11]
-            acc -= lam[i01].conjugate() * psi[i01] + lam[i10].conjugate() * psi[i10]
+            _adjoint_rz_rows(pr, pi, lr, li, i00, i01, c, s, acc)
+            _adjoint_rz_rows(pr, pi, lr, li, i11, i10, c, s, acc)
         else:
-            sign = 1.0 if code == RXX else -1.0
-            acc += sign * (lam[i00].conjugate() * psi[i11] + lam[i11].conjugate() * psi[i00])
-            acc += lam[i01].conjugate() * psi[i10] + lam[i10].conjugate() * psi[i01]
-    return acc
+            _adjoint_mix_rows(pr, pi, lr, li, i00, i11, c, s, code == RYY, acc)
+            _adjoint_mix_rows(pr, pi, lr, li, i01, i10, c, s, False, acc)
+
+
+# ---- readouts and their adjoint seeds ---------------------------------------------------
 
 
 @_jit
-def adjoint_rotation_1q(psi, lam, n, code, q, theta):
-    """One pass of backward for rx/ry/rz: returns <lam|P psi>, then undoes the gate on both.
-
-    Fusing the overlap with both uncomputations reads each amplitude pair once
-    instead of three times; this is most of the backward pass.
-    """
-    dim = psi.shape[0]
+def expect_xyz(chunk, n, q, out):
+    """out (3, L) <- <X_q>, <Y_q>, <Z_q> per lane, in one pass over the amplitude pairs."""
+    re = chunk[0]
+    im = chunk[1]
     m = 1 << (n - 1 - q)
-    c = math.cos(0.5 * theta)
-    s = math.sin(0.5 * theta)
-    acc = complex(0.0, 0.0)
-    if code == RZ:
-        lo = complex(c, s)  # exp(+i theta/2): the adjoint's phase on |0>
-        hi = complex(c, -s)
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                i1 = i0 + m
-                a0 = psi[i0]
-                a1 = psi[i1]
-                l0 = lam[i0]
-                l1 = lam[i1]
-                acc += l0.conjugate() * a0 - l1.conjugate() * a1
-                psi[i0] = a0 * lo
-                psi[i1] = a1 * hi
-                lam[i0] = l0 * lo
-                lam[i1] = l1 * hi
-    elif code == RX:
-        ps = complex(0.0, s)  # rx(-theta) = c + i s X
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                i1 = i0 + m
-                a0 = psi[i0]
-                a1 = psi[i1]
-                l0 = lam[i0]
-                l1 = lam[i1]
-                acc += l0.conjugate() * a1 + l1.conjugate() * a0
-                psi[i0] = c * a0 + ps * a1
-                psi[i1] = ps * a0 + c * a1
-                lam[i0] = c * l0 + ps * l1
-                lam[i1] = ps * l0 + c * l1
-    else:
-        for base in range(0, dim, 2 * m):
-            for i0 in range(base, base + m):
-                i1 = i0 + m
-                a0 = psi[i0]
-                a1 = psi[i1]
-                l0 = lam[i0]
-                l1 = lam[i1]
-                # Y a = (-i a1, i a0)
-                acc += l0.conjugate() * complex(a1.imag, -a1.real)
-                acc += l1.conjugate() * complex(-a0.imag, a0.real)
-                psi[i0] = c * a0 + s * a1  # ry(-theta)
-                psi[i1] = c * a1 - s * a0
-                lam[i0] = c * l0 + s * l1
-                lam[i1] = c * l1 - s * l0
-    return acc
-
-
-# ---- readouts and their adjoint seeds -------------------------------------------
+    ex = out[0]
+    ey = out[1]
+    ez = out[2]
+    ex[:] = 0.0
+    ey[:] = 0.0
+    ez[:] = 0.0
+    for j in range(re.shape[0] >> 1):
+        i0 = _insert_zero(j, m)
+        i1 = i0 | m
+        for k in range(re.shape[1]):
+            a0r = re[i0, k]
+            a0i = im[i0, k]
+            a1r = re[i1, k]
+            a1i = im[i1, k]
+            # conj(a0) a1: its real part is half of <X>, its imaginary part half of <Y>
+            ex[k] += a0r * a1r + a0i * a1i
+            ey[k] += a0r * a1i - a0i * a1r
+            ez[k] += a0r * a0r + a0i * a0i - a1r * a1r - a1i * a1i
+    for k in range(re.shape[1]):
+        ex[k] *= 2.0
+        ey[k] *= 2.0
 
 
 @_jit
-def expect_zz(psi, n, w0, w1):
-    """<psi| Z(w0) Z(w1) |psi>."""
+def seed_xyz(lam, psi, n, q, g):
+    """lam += 2 (gx X_q + gy Y_q + gz Z_q) psi per lane; g (3, L) = gx, gy, gz."""
+    pr = psi[0]
+    pi = psi[1]
+    lr = lam[0]
+    li = lam[1]
+    m = 1 << (n - 1 - q)
+    gx = g[0]
+    gy = g[1]
+    gz = g[2]
+    for j in range(pr.shape[0] >> 1):
+        i0 = _insert_zero(j, m)
+        i1 = i0 | m
+        for k in range(pr.shape[1]):
+            x2 = 2.0 * gx[k]
+            y2 = 2.0 * gy[k]
+            z2 = 2.0 * gz[k]
+            a0r = pr[i0, k]
+            a0i = pi[i0, k]
+            a1r = pr[i1, k]
+            a1i = pi[i1, k]
+            # 2 (gx X + gy Y + gz Z) = [[2gz, 2(gx - i gy)], [2(gx + i gy), -2gz]]
+            lr[i0, k] += z2 * a0r + x2 * a1r + y2 * a1i
+            li[i0, k] += z2 * a0i + x2 * a1i - y2 * a1r
+            lr[i1, k] += x2 * a0r - y2 * a0i - z2 * a1r
+            li[i1, k] += x2 * a0i + y2 * a0r - z2 * a1i
+
+
+@_jit
+def expect_zz(chunk, n, w0, w1, out):
+    """out (L,) <- <Z(w0) Z(w1)> per lane."""
+    re = chunk[0]
+    im = chunk[1]
     m0 = 1 << (n - 1 - w0)
     m1 = 1 << (n - 1 - w1)
-    acc = 0.0
-    for i in range(psi.shape[0]):
-        p = psi[i].real * psi[i].real + psi[i].imag * psi[i].imag
-        if ((i & m0) != 0) == ((i & m1) != 0):
-            acc += p
-        else:
-            acc -= p
-    return acc
+    out[:] = 0.0
+    for i in range(re.shape[0]):
+        sign = 1.0 if ((i & m0) != 0) == ((i & m1) != 0) else -1.0
+        for k in range(re.shape[1]):
+            out[k] += sign * (re[i, k] * re[i, k] + im[i, k] * im[i, k])
 
 
 @_jit
 def seed_zz(lam, psi, n, w0, w1, g):
-    """lam += 2 g Z(w0) Z(w1) psi: the readout's contribution dL/dz * d<O>/d<psi|."""
+    """lam += 2 g Z(w0) Z(w1) psi per lane, g (L,): the readout's dL/dz * d<O>/d<psi|."""
     m0 = 1 << (n - 1 - w0)
     m1 = 1 << (n - 1 - w1)
-    two_g = 2.0 * g
-    for i in range(psi.shape[0]):
-        if ((i & m0) != 0) == ((i & m1) != 0):
-            lam[i] += two_g * psi[i]
-        else:
-            lam[i] -= two_g * psi[i]
-
-
-@_jit
-def expect_xyz(psi, n, q):
-    """<X_q>, <Y_q>, <Z_q> in one pass over the amplitude pairs."""
-    dim = psi.shape[0]
-    m = 1 << (n - 1 - q)
-    ex = ey = ez = 0.0
-    for base in range(0, dim, 2 * m):
-        for i0 in range(base, base + m):
-            a0 = psi[i0]
-            a1 = psi[i0 + m]
-            w = a0.conjugate() * a1
-            ex += w.real
-            ey += w.imag
-            ez += a0.real * a0.real + a0.imag * a0.imag - a1.real * a1.real - a1.imag * a1.imag
-    return 2.0 * ex, 2.0 * ey, ez
-
-
-@_jit
-def seed_xyz(lam, psi, n, q, gx, gy, gz):
-    """lam += 2 (gx X_q + gy Y_q + gz Z_q) psi in one pass."""
-    dim = psi.shape[0]
-    m = 1 << (n - 1 - q)
-    # 2 (gx X + gy Y + gz Z) = [[2gz, 2(gx - i gy)], [2(gx + i gy), -2gz]]
-    off01 = complex(2.0 * gx, -2.0 * gy)
-    off10 = complex(2.0 * gx, 2.0 * gy)
-    d = 2.0 * gz
-    for base in range(0, dim, 2 * m):
-        for i0 in range(base, base + m):
-            a0 = psi[i0]
-            a1 = psi[i0 + m]
-            lam[i0] += d * a0 + off01 * a1
-            lam[i0 + m] += off10 * a0 - d * a1
-
-
-@_jit
-def _readouts(state, n, qgroups, zzs, zb):
-    for r in range(qgroups.shape[0]):
-        ex, ey, ez = expect_xyz(state, n, qgroups[r, 0])
-        if qgroups[r, 1] >= 0:
-            zb[qgroups[r, 1]] = ex
-        if qgroups[r, 2] >= 0:
-            zb[qgroups[r, 2]] = ey
-        if qgroups[r, 3] >= 0:
-            zb[qgroups[r, 3]] = ez
-    for r in range(zzs.shape[0]):
-        zb[zzs[r, 0]] = expect_zz(state, n, zzs[r, 1], zzs[r, 2])
-
-
-@_jit
-def _seed(adj, state, n, qgroups, zzs, dzb):
-    for r in range(qgroups.shape[0]):
-        gx = dzb[qgroups[r, 1]] if qgroups[r, 1] >= 0 else 0.0
-        gy = dzb[qgroups[r, 2]] if qgroups[r, 2] >= 0 else 0.0
-        gz = dzb[qgroups[r, 3]] if qgroups[r, 3] >= 0 else 0.0
-        if gx != 0.0 or gy != 0.0 or gz != 0.0:
-            seed_xyz(adj, state, n, qgroups[r, 0], gx, gy, gz)
-    for r in range(zzs.shape[0]):
-        g = dzb[zzs[r, 0]]
-        if g != 0.0:
-            seed_zz(adj, state, n, zzs[r, 1], zzs[r, 2], g)
+    for i in range(psi.shape[1]):
+        parity_even = ((i & m0) != 0) == ((i & m1) != 0)
+        for k in range(psi.shape[2]):
+            two_g = 2.0 * g[k] if parity_even else -2.0 * g[k]
+            lam[0, i, k] += two_g * psi[0, i, k]
+            lam[1, i, k] += two_g * psi[1, i, k]
 
 
 def readout_groups(obs: np.ndarray, owires: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -454,89 +597,217 @@ def readout_groups(obs: np.ndarray, owires: np.ndarray) -> tuple[np.ndarray, np.
     )
 
 
-# ---- batched drivers: one call per time step ------------------------------------
+# ---- one chunk, one step --------------------------------------------------------------
 
 
 @_jit
-def _angle(source, slot, b, theta, phi, consts, x):
-    if source == SRC_CONTROLLER:
-        return theta[b, slot]
-    if source == SRC_PARAM:
-        return phi[slot]
-    if source == SRC_CONST:
-        return consts[slot]
-    if source == SRC_INPUT:
-        return x[b, slot]
-    return 0.0
+def angle_table(table, first, sources, slots, theta, phi, consts, x, sign):
+    """table (G, 2, L) <- cos, sin of sign * angle / 2 per gate and lane.
+
+    Lane k is batch element first + k; lanes past the batch take angle 0 from
+    the controller and the input. Fixed gates' rows are left as they are.
+    """
+    batch = theta.shape[0]
+    lanes = table.shape[2]
+    for g in range(sources.shape[0]):
+        source = sources[g]
+        if source == SRC_NONE:
+            continue
+        slot = slots[g]
+        cos = table[g, 0]
+        sin = table[g, 1]
+        if source == SRC_PARAM or source == SRC_CONST:
+            half = 0.5 * sign * (phi[slot] if source == SRC_PARAM else consts[slot])
+            c = math.cos(half)
+            s = math.sin(half)
+            for k in range(lanes):
+                cos[k] = c
+                sin[k] = s
+            continue
+        for k in range(lanes):
+            b = first + k
+            angle = 0.0
+            if b < batch:
+                angle = theta[b, slot] if source == SRC_CONTROLLER else x[b, slot]
+            half = 0.5 * sign * angle
+            cos[k] = math.cos(half)
+            sin[k] = math.sin(half)
 
 
-@njit(cache=True, parallel=True, nogil=True, fastmath=True)
+@_jit
+def _readouts(chunk, n, qgroups, zzs, z, first, work):
+    batch = z.shape[0]
+    lanes = chunk.shape[2]
+    last = min(lanes, batch - first)
+    for r in range(qgroups.shape[0]):
+        expect_xyz(chunk, n, qgroups[r, 0], work)
+        for p in range(3):
+            col = qgroups[r, 1 + p]
+            if col >= 0:
+                for k in range(last):
+                    z[first + k, col] = work[p, k]
+    for r in range(zzs.shape[0]):
+        expect_zz(chunk, n, zzs[r, 1], zzs[r, 2], work[0])
+        col = zzs[r, 0]
+        for k in range(last):
+            z[first + k, col] = work[0, k]
+
+
+@_jit
+def _seed(lam, psi, n, qgroups, zzs, dz, first, g):
+    """lam += the readouts' seeds for dz (B, K); g (3, L) is scratch in the state's dtype."""
+    batch = dz.shape[0]
+    last = min(psi.shape[2], batch - first)
+    for r in range(qgroups.shape[0]):
+        g[:] = 0.0
+        nonzero = False
+        for p in range(3):
+            col = qgroups[r, 1 + p]
+            if col >= 0:
+                for k in range(last):
+                    v = dz[first + k, col]
+                    g[p, k] = v
+                    nonzero = nonzero or v != 0.0
+        if nonzero:
+            seed_xyz(lam, psi, n, qgroups[r, 0], g)
+    for r in range(zzs.shape[0]):
+        g[0, :] = 0.0
+        nonzero = False
+        col = zzs[r, 0]
+        for k in range(last):
+            v = dz[first + k, col]
+            g[0, k] = v
+            nonzero = nonzero or v != 0.0
+        if nonzero:
+            seed_zz(lam, psi, n, zzs[r, 1], zzs[r, 2], g[0])
+
+
+@_jit
+def _forward_chunk(chunk, first, n, gates, wires, sources, slots, theta, phi, consts, x,
+                   qgroups, zzs, z):  # fmt: skip
+    lanes = chunk.shape[2]
+    table = np.zeros((gates.shape[0], 2, lanes), dtype=chunk.dtype)
+    angle_table(table, first, sources, slots, theta, phi, consts, x, 1.0)
+    for g in range(gates.shape[0]):
+        apply_gate(chunk, n, gates[g], wires[g, 0], wires[g, 1], table[g, 0], table[g, 1], False)
+    work = np.empty((3, lanes), dtype=np.float64)
+    _readouts(chunk, n, qgroups, zzs, z, first, work)
+
+
+@_jit
+def _backward_chunk(psi, lam, first, n, gates, wires, sources, slots, theta, phi, consts, x,
+                    qgroups, zzs, dz, dtheta, dphi, dx):  # fmt: skip
+    lanes = psi.shape[2]
+    batch = theta.shape[0]
+    last = min(lanes, batch - first)
+    table = np.zeros((gates.shape[0], 2, lanes), dtype=psi.dtype)
+    angle_table(table, first, sources, slots, theta, phi, consts, x, -1.0)
+    g3 = np.empty((3, lanes), dtype=psi.dtype)
+    _seed(lam, psi, n, qgroups, zzs, dz, first, g3)
+    acc = np.empty(lanes, dtype=np.float64)
+    for g in range(gates.shape[0] - 1, -1, -1):
+        code = gates[g]
+        w0 = wires[g, 0]
+        w1 = wires[g, 1]
+        source = sources[g]
+        c = table[g, 0]
+        s = table[g, 1]
+        if source == SRC_NONE or source == SRC_CONST:
+            apply_gate(psi, n, code, w0, w1, c, s, True)
+            apply_gate(lam, n, code, w0, w1, c, s, True)
+            continue
+        acc[:] = 0.0
+        adjoint_gate(psi, lam, n, code, w0, w1, c, s, acc)
+        # dtheta = Re<lam| -i/2 G psi_out> = Im<lam|G psi_out> / 2
+        slot = slots[g]
+        if source == SRC_CONTROLLER:
+            for k in range(last):
+                dtheta[first + k, slot] += 0.5 * acc[k]
+        elif source == SRC_PARAM:
+            for k in range(last):
+                dphi[first + k, slot] += 0.5 * acc[k]
+        else:
+            for k in range(last):
+                dx[first + k, slot] += 0.5 * acc[k]
+
+
+@_jit
+def _uncompute_chunk(chunk, first, n, gates, wires, sources, slots, theta, phi, consts, x):
+    table = np.zeros((gates.shape[0], 2, chunk.shape[2]), dtype=chunk.dtype)
+    angle_table(table, first, sources, slots, theta, phi, consts, x, -1.0)
+    for g in range(gates.shape[0] - 1, -1, -1):
+        apply_gate(chunk, n, gates[g], wires[g, 0], wires[g, 1], table[g, 0], table[g, 1], True)
+
+
+# ---- batched drivers: one call per time step --------------------------------------------
+# Each comes twice: `prange` over the chunks, and a serial twin for one thread or
+# one chunk, since a parallel launch costs ~90 us even on one thread (workqueue layer).
+
+
+@_jit_parallel
 def forward_step(psi, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs, z):
-    """psi (B, 2^n) <- U(theta_b) psi in place; z (B, K) <- readouts of the new state."""
-    for b in prange(psi.shape[0]):
-        state = psi[b]
-        for g in range(gates.shape[0]):
-            angle = _angle(sources[g], slots[g], b, theta, phi, consts, x)
-            apply_gate(state, n, gates[g], wires[g, 0], wires[g, 1], angle, False)
-        _readouts(state, n, qgroups, zzs, z[b])
+    """psi (C, 2, 2^n, L) <- U(theta_b) psi in place; z (B, K) <- readouts of the new state.
+
+    theta (B, P), phi (S,), consts, x (B, D): the angle pools, one row per batch element.
+    """
+    lanes = psi.shape[3]
+    for c in prange(psi.shape[0]):
+        _forward_chunk(psi[c], c * lanes, n, gates, wires, sources, slots, theta, phi, consts,
+                       x, qgroups, zzs, z)  # fmt: skip
 
 
-@njit(cache=True, parallel=True, nogil=True, fastmath=True)
+@_jit
+def forward_step_serial(psi, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs,
+                        z):  # fmt: skip
+    """forward_step without the parallel launch."""
+    lanes = psi.shape[3]
+    for c in range(psi.shape[0]):
+        _forward_chunk(psi[c], c * lanes, n, gates, wires, sources, slots, theta, phi, consts,
+                       x, qgroups, zzs, z)  # fmt: skip
+
+
+@_jit_parallel
 def backward_step(
     psi, lam, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs, dz,
     dtheta, dphi, dx,
 ):  # fmt: skip
     """One step of adjoint BPTT, in place.
 
-    On entry psi = psi_t and lam = dL/d<psi_t| from later steps; dz (B, K) is
-    dL/dz_t. On exit psi = psi_{t-1}, lam = dL/d<psi_{t-1}| through this step,
-    and the angle gradients are added into dtheta (B, P), dphi (B, S) (one row
-    per batch element: summed by the caller, no races) and dx (B, D).
+    On entry psi = psi_t and lam = dL/d<psi_t| from later steps (both in the
+    lane layout); dz (B, K) is dL/dz_t. On exit psi = psi_{t-1}, lam =
+    dL/d<psi_{t-1}| through this step, and the angle gradients are added into
+    dtheta (B, P), dphi (B, S) (one row per batch element: summed by the caller,
+    no races) and dx (B, D).
     """
-    for b in prange(psi.shape[0]):
-        state = psi[b]
-        adj = lam[b]
-        _seed(adj, state, n, qgroups, zzs, dz[b])
-        for g in range(gates.shape[0] - 1, -1, -1):
-            code = gates[g]
-            w0 = wires[g, 0]
-            w1 = wires[g, 1]
-            source = sources[g]
-            angle = _angle(source, slots[g], b, theta, phi, consts, x)
-            if source == SRC_NONE or source == SRC_CONST:
-                apply_gate(state, n, code, w0, w1, angle, True)
-                apply_gate(adj, n, code, w0, w1, angle, True)
-                continue
-            if code <= RZ:
-                overlap = adjoint_rotation_1q(state, adj, n, code, w0, angle)
-            else:
-                overlap = generator_overlap(adj, state, n, code, w0, w1)
-                apply_gate(state, n, code, w0, w1, angle, True)
-                apply_gate(adj, n, code, w0, w1, angle, True)
-            # dtheta = Re<lam| -i/2 G psi_out> = Im<lam|G psi_out> / 2
-            d = 0.5 * overlap.imag
-            if source == SRC_CONTROLLER:
-                dtheta[b, slots[g]] += d
-            elif source == SRC_PARAM:
-                dphi[b, slots[g]] += d
-            else:
-                dx[b, slots[g]] += d
+    lanes = psi.shape[3]
+    for c in prange(psi.shape[0]):
+        _backward_chunk(psi[c], lam[c], c * lanes, n, gates, wires, sources, slots, theta, phi,
+                        consts, x, qgroups, zzs, dz, dtheta, dphi, dx)  # fmt: skip
 
 
-@njit(cache=True, parallel=True, nogil=True, fastmath=True)
+@_jit
+def backward_step_serial(
+    psi, lam, n, gates, wires, sources, slots, theta, phi, consts, x, qgroups, zzs, dz,
+    dtheta, dphi, dx,
+):  # fmt: skip
+    """backward_step without the parallel launch."""
+    lanes = psi.shape[3]
+    for c in range(psi.shape[0]):
+        _backward_chunk(psi[c], lam[c], c * lanes, n, gates, wires, sources, slots, theta, phi,
+                        consts, x, qgroups, zzs, dz, dtheta, dphi, dx)  # fmt: skip
+
+
+@_jit_parallel
 def uncompute_step(psi, n, gates, wires, sources, slots, theta, phi, consts, x):
     """psi_t -> psi_{t-1} with no gradients (steps no loss depends on)."""
-    for b in prange(psi.shape[0]):
-        state = psi[b]
-        for g in range(gates.shape[0] - 1, -1, -1):
-            angle = _angle(sources[g], slots[g], b, theta, phi, consts, x)
-            apply_gate(state, n, gates[g], wires[g, 0], wires[g, 1], angle, True)
+    lanes = psi.shape[3]
+    for c in prange(psi.shape[0]):
+        _uncompute_chunk(psi[c], c * lanes, n, gates, wires, sources, slots, theta, phi, consts, x)
 
 
-def initial_state(batch: int, n: int, plus: bool, dtype: np.dtype) -> np.ndarray:
-    psi = np.zeros((batch, 1 << n), dtype=dtype)
-    if plus:
-        psi[:] = 1.0 / math.sqrt(1 << n)
-    else:
-        psi[:, 0] = 1.0
-    return psi
+@_jit
+def uncompute_step_serial(psi, n, gates, wires, sources, slots, theta, phi, consts, x):
+    """uncompute_step without the parallel launch."""
+    lanes = psi.shape[3]
+    for c in range(psi.shape[0]):
+        _uncompute_chunk(psi[c], c * lanes, n, gates, wires, sources, slots, theta, phi, consts, x)
