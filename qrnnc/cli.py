@@ -20,7 +20,7 @@ from qrnnc.program import Program
 
 app = typer.Typer(
     name="qrnnc",
-    help="Compile, inspect and (later) train hybrid quantum-classical RNNs.",
+    help="Compile, inspect, train and evaluate hybrid quantum-classical RNNs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -209,3 +209,6 @@ def schema(
 
 def main() -> None:
     app()
+
+
+from qrnnc import cli_runs  # noqa: E402, F401  (registers train, eval, plot, analyze)

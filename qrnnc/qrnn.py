@@ -98,6 +98,7 @@ class QRNN(nn.Module):
         self.shots = shots
         self.cell = make_cell(program, backend, checkpoint_every=checkpoint_every)
         self.readouts: torch.Tensor | None = None
+        self.step_readouts: list[torch.Tensor] = []
 
         # Tracks the module's dtype and device through .to(), also when it has no parameters.
         self.register_buffer("_probe", torch.empty(0, dtype=dtype), persistent=False)
@@ -211,6 +212,9 @@ class QRNN(nn.Module):
                 z_t = sample_readouts(z_t, self.shots)
             z = z_t.to(e.dtype)
             out.append(z)
+        # The per-step tensors the recurrence actually fed forward: dL/dz_t through the
+        # whole future (not just the head) is the gradient with respect to these.
+        self.step_readouts = out
         return torch.stack(out, dim=1)
 
 
