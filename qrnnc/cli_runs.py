@@ -95,6 +95,9 @@ def train(
     ] = None,
     log_every: Annotated[int | None, typer.Option(help="log the train loss every N steps")] = None,
     resume: Annotated[Path | None, typer.Option(help="continue this run folder")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="replace the run already in --out")
+    ] = False,
 ) -> None:
     """Train a model (or a matched classical baseline) on its task; progress, then a table."""
     from qrnnc.train import TrainingStopped
@@ -122,9 +125,12 @@ def train(
         }  # fmt: skip
         cfg = resolve(file, flags=flags, task_sets=task_set or [])
         folder = out_dir
+        if overwrite:
+            runs.clear(folder)
         if (folder / runs.CONFIG).exists():
             raise typer.BadParameter(
-                f"{folder} already holds a run; use --resume {folder} or another --out",
+                f"{folder} already holds a run; use --resume {folder}, --overwrite,"
+                " or another --out",
                 param_hint="--out",
             )
     bar = _ProgressReporter()

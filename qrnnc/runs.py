@@ -59,6 +59,18 @@ class RunConfig(BaseModel):
         return ir.IR.model_validate(self.ir)
 
 
+def clear(run: str | os.PathLike[str]) -> None:
+    """Remove a run's own files (and only those) so the folder can take a new run."""
+    run = Path(run)
+    if not run.is_dir():
+        return
+    names = {CONFIG, METRICS, LAST, BEST, SUMMARY, "last.json", "best.json"}
+    names |= {"curves.png", "grads.png", "grads.csv"}
+    for path in run.iterdir():
+        if path.name in names:
+            path.unlink()
+
+
 def read_config(run: str | os.PathLike[str]) -> RunConfig:
     path = Path(run) / CONFIG
     if not path.is_file():

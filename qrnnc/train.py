@@ -472,16 +472,18 @@ def evaluate_checkpoint(
 
 @torch.no_grad()
 def _bleu(net: Any, data: Any, split: str, batch: int) -> float:
+    """Corpus BLEU of decoded translations (the task's beam) against the split's references."""
     from qrnnc.seq2seq import translate
+    from qrnnc.tasks.translation import BOS, EOS
 
     dataset = data.splits[split]
     hyps: list[str] = []
     net.eval()
-    task = data.task if hasattr(data, "task") else None
-    beam = getattr(task, "beam", 1)
-    max_len = getattr(task, "max_len", 50)
     for part in torch.arange(len(dataset)).split(batch):
         b = collate(dataset, part, torch.device("cpu"))
-        ids = translate(net, b["src"], b["src_mask"], max_len=max_len, bos=2, eos=3, beam=beam)
+        ids = translate(
+            net, b["src"], b["src_mask"], max_len=data.task.max_len, bos=BOS, eos=EOS,
+            beam=data.task.beam,
+        )  # fmt: skip
         hyps += [data.detokenize(seq) for seq in ids]
     return float(data.bleu(hyps, data.references(split)))
