@@ -76,7 +76,7 @@ class Run:
         self.cell = cell
         self.batch = batch
         self.n = p.qubits
-        n_threads = kernels.numba_threads()
+        n_threads = kernels.step_threads(batch, self.n, cell.gates.shape[0])
         chunks, self.lanes = kernels.chunking(batch, n_threads)
         # psi and lambda in the lane layout, (C, 2, 2^n, L)
         self.state = kernels.initial_state(

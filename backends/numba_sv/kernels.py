@@ -80,8 +80,18 @@ _jit_parallel = njit(cache=True, fastmath=True, nogil=True, parallel=True)
 # ---- layout ---------------------------------------------------------------------
 
 
-def numba_threads() -> int:
-    """The threads numba runs parallel kernels on now (cell.py must not import numba first)."""
+# Amplitude updates per step (gates x 2^n x B) below which a step runs on one thread.
+# A parallel launch costs ~90 us (workqueue layer), twice per step, and splitting a
+# chunk across threads narrows it: measured at B=64 on 2 threads (2 chunks of 32
+# lanes vs 1 of 64), the split loses below 8 qubits, breaks even at 8 (56 gates:
+# 0.92M updates) and wins from 9 (1.25x; 1.8x at 10).
+PARALLEL_MIN_WORK = 1 << 20
+
+
+def step_threads(batch: int, n: int, n_gates: int) -> int:
+    """The numba threads worth sharing one step's chunks out to (1: run serially)."""
+    if max(n_gates, 1) * (1 << n) * batch < PARALLEL_MIN_WORK:
+        return 1
     return numba.get_num_threads()
 
 
