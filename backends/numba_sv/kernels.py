@@ -275,6 +275,8 @@ def _phase_row(re, im, i, pr, pi):
 # acc[k] += Im<lam|G psi> over the two rows (G the rotation's generator on them),
 # then both psi and lam go through the rotation of the table (the adjoint's angle):
 # each amplitude pair of psi and lam is read once for the overlap and both updates.
+# Fusing further (two rotations on four rows of psi and lam) does not pay: the loop
+# then needs more run-time alias checks than LLVM allows and stays scalar.
 
 
 @_jit_inline
