@@ -313,19 +313,21 @@ def work_kernels(spec: dict[str, Any]) -> dict[str, Any]:
     dphi = np.zeros((batch, p.n_params))
     dx = np.zeros_like(x)
     prog = (a.gates, a.wires, a.sources, a.slots)
+    # The drivers the cell itself picks: serial unless a step is big enough to share out.
+    serial = K.step_threads(batch, n, len(a.gates)) == 1
+    forward_step = K.forward_step_serial if serial else K.forward_step
+    backward_step = K.backward_step_serial if serial else K.backward_step
 
     def forward(t_steps: int) -> None:
         for t in range(t_steps):
-            K.forward_step(psi, n, *prog, theta[t], phi, a.constants, x, *k["readouts"], z)
+            forward_step(psi, n, *prog, theta[t], phi, a.constants, x, *k["readouts"], z)
 
     def backward(t_steps: int) -> None:
         lam[:] = 0
         for t in range(t_steps - 1, -1, -1):
             dtheta[:] = 0
             grads = (dz[t], dtheta, dphi, dx)
-            K.backward_step(
-                psi, lam, n, *prog, theta[t], phi, a.constants, x, *k["readouts"], *grads
-            )
+            backward_step(psi, lam, n, *prog, theta[t], phi, a.constants, x, *k["readouts"], *grads)
 
     forward(2)
     backward(2)
@@ -340,16 +342,14 @@ def work_kernels(spec: dict[str, Any]) -> dict[str, Any]:
         fwd.append(t1 - t0)
         bwd.append(time.perf_counter() - t1)
     # Backward uncomputes, so psi must be back at |0...0>: proof the timed loop did the work.
-    drift = float(np.abs(psi[:, 0] - 1.0).max()) if p.init != "plus" else None
+    drift = float(np.abs(K.unpack(psi, batch)[:, 0] - 1.0).max()) if p.init != "plus" else None
     # The fixed cost of one driver call: an empty program over the same batch (the
     # parallel launch; the cell makes two such calls per step, forward and backward).
     none = np.zeros(0, dtype=np.int64)
     empty = (none, np.zeros((0, 2), dtype=np.int64), none, none)
     no_read = (np.zeros((0, 4), dtype=np.int64), np.zeros((0, 3), dtype=np.int64))
     z0 = np.empty((batch, 0))
-    call = partial(
-        K.forward_step, psi, n, *empty, theta[0][:, :0], phi, a.constants, x, *no_read, z0
-    )
+    call = partial(forward_step, psi, n, *empty, theta[0][:, :0], phi, a.constants, x, *no_read, z0)
     launch = _time_call(call, 0.05, 5)
     return {
         "launch_us": 1e6 * launch,
@@ -424,10 +424,11 @@ def work_gates_numba(spec: dict[str, Any]) -> dict[str, Any]:
     theta = k["theta"][0]  # (B, P) fixed random angles
 
     @njit(nogil=True, fastmath=True)
-    def apply_circuit(psi, n, gates, wires, angles):  # type: ignore[no-untyped-def]
+    def apply_circuit(chunk, n, gates, wires, c, s):  # type: ignore[no-untyped-def]
         # The gate loop in compiled code: no Python per gate, only the kernels.
+        # chunk: one state in the lane layout (2, 2^n, 1); c, s: (G, 1) cos/sin of half angles.
         for g in range(gates.shape[0]):
-            apply_gate(psi, n, gates[g], wires[g, 0], wires[g, 1], angles[g], False)
+            apply_gate(chunk, n, gates[g], wires[g, 0], wires[g, 1], c[g], s[g], False)
 
     circuits: list[tuple[str, Any, Any, Any, Any]] = [
         ("copying cell", a.gates, a.wires, a.sources, a.slots)
@@ -455,7 +456,7 @@ def work_gates_numba(spec: dict[str, Any]) -> dict[str, Any]:
         count = gates.shape[0]
         prog = (gates, wires, sources, slots)
         if not spec.get("only_batched"):
-            state = K.initial_state(1, n, False, np.complex128)
+            state = K.initial_state(1, n, False, np.complex128, lanes=1)
             ang = np.array(
                 [
                     theta[0, s] if src == K.SRC_CONTROLLER else 0.0
@@ -463,11 +464,12 @@ def work_gates_numba(spec: dict[str, Any]) -> dict[str, Any]:
                 ],
                 dtype=np.float64,
             )
-            call = partial(apply_circuit, state[0], n, gates, wires, ang)
+            half = 0.5 * ang[:, None]
+            call = partial(apply_circuit, state[0], n, gates, wires, np.cos(half), np.sin(half))
             add("apply_gate loop in njit", name, count, 1, call, "kernels only")
             z1 = np.empty((1, 0))
             call = partial(
-                K.forward_step,
+                K.forward_step_serial,
                 state,
                 n,
                 *prog,
@@ -481,13 +483,14 @@ def work_gates_numba(spec: dict[str, Any]) -> dict[str, Any]:
             add("forward_step, B=1", name, count, 1, call, "one numba call per circuit")
         psi = K.initial_state(BATCH, n, False, np.complex128)
         z = np.empty((BATCH, 0))
-        call = partial(K.forward_step, psi, n, *prog, theta, phi, a.constants, x, *k["readouts"], z)
-        add(f"forward_step, B={BATCH}", name, count, BATCH, call, "one numba call, prange over B")
+        # The driver the cell picks for this size: serial unless the step is worth sharing out.
+        step = K.forward_step_serial if K.step_threads(BATCH, n, count) == 1 else K.forward_step
+        lanes = f"one numba call, {psi.shape[0]} chunk(s) of {psi.shape[3]} lanes"
+        call = partial(step, psi, n, *prog, theta, phi, a.constants, x, *k["readouts"], z)
+        add(f"forward_step, B={BATCH}", name, count, BATCH, call, lanes)
         if name == "copying cell":
             zr = np.empty((BATCH, p.n_readouts))
-            call = partial(
-                K.forward_step, psi, n, *prog, theta, phi, a.constants, x, *with_readouts, zr
-            )
+            call = partial(step, psi, n, *prog, theta, phi, a.constants, x, *with_readouts, zr)
             what = f"forward_step + {p.n_readouts} readouts, B={BATCH}"
             add(what, name, count, BATCH, call, "as the cell runs it; readouts not counted")
     return {"rows": rows, "threads": threads}
