@@ -73,6 +73,8 @@ def build_model(cfg: runs.RunConfig, data: TaskData) -> nn.Module:
     if doc.seq2seq is not None:
         from qrnnc.seq2seq import build_seq2seq
 
+        _check_seq2seq_vocab(doc, data)
+
         if cfg.baseline is not None:
             from qrnnc.seq2seq import build_baseline_seq2seq
 
@@ -127,6 +129,22 @@ def check_fit(model: ir.Model, data: TaskData) -> None:
             raise ValueError(
                 f"{where}: head out={model.head.out}, but task {data.name} has {data.n_out}"
                 f" outputs; write out={data.n_out} or leave out= to take it from the task"
+            )
+
+
+def _check_seq2seq_vocab(doc: ir.IR, data: TaskData) -> None:
+    """Token ids beyond an embedding would crash mid-epoch; say so before training."""
+    assert doc.seq2seq is not None
+    sides = (
+        (doc.seq2seq.encoder, len(getattr(data, "src_vocab", None) or []), "source"),
+        (doc.seq2seq.decoder, data.n_out, "target"),
+    )
+    for name, needed, side in sides:
+        inp = doc.model(name).input
+        if isinstance(inp, ir.TokenInput) and inp.vocab < needed:
+            raise ValueError(
+                f"model {name}: input vocab={inp.vocab}, but the {side} vocabulary of task"
+                f" {data.name} has {needed} tokens; write `input tokens(vocab={needed}, ...)`"
             )
 
 
