@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from qrnnc import ir
-from qrnnc.tasks.base import Batch, Scores, TaskData
-from qrnnc.tasks.metrics import check_logits, correct, cross_entropy
+from qrnnc.tasks.base import Batch, Scores
+from qrnnc.tasks.metrics import CrossEntropyTask, check_logits, correct, cross_entropy
 from qrnnc.tasks.splits import SPLITS, GeneratedSplit, check_sizes
 
 DEFAULT_SIZES = {"train": 10_000, "valid": 1_000, "test": 1_000}
@@ -30,12 +30,8 @@ BLANK = 0
 
 
 @dataclass
-class CopyingData(TaskData):
+class CopyingData(CrossEntropyTask):
     length: int = 10  # symbols to recall, the last `length` steps of y
-
-    def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
-        check_logits(out, batch["y"], self.name)
-        return cross_entropy(out, batch["y"])
 
     @torch.no_grad()
     def score(self, out: torch.Tensor, batch: Batch) -> Scores:

@@ -48,13 +48,18 @@ def correct(
 
 
 @dataclass
-class LastClassification(TaskData):
-    """A class per sequence, read from the last step: cross-entropy, accuracy (headline)
-    and the mean loss."""
+class CrossEntropyTask(TaskData):
+    """Tasks whose loss is the mean cross-entropy of the logits against `y`."""
 
     def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         check_logits(out, batch["y"], self.name)
         return cross_entropy(out, batch["y"])
+
+
+@dataclass
+class LastClassification(CrossEntropyTask):
+    """A class per sequence, read from the last step: cross-entropy, accuracy (headline)
+    and the mean loss."""
 
     @torch.no_grad()
     def score(self, out: torch.Tensor, batch: Batch) -> Scores:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from qrnnc import ir
-from qrnnc.tasks.base import Batch, DataError, Scores, TaskData, TensorSplit, data_folder
-from qrnnc.tasks.metrics import check_logits, cross_entropy
+from qrnnc.tasks.base import Batch, DataError, Scores, TensorSplit, data_folder
+from qrnnc.tasks.metrics import CrossEntropyTask, check_logits, cross_entropy
 from qrnnc.tasks.splits import SPLITS, check_sizes, pick
 from qrnnc.tasks.text import build_vocab
 
@@ -39,11 +39,7 @@ HINT = (
 
 
 @dataclass
-class PtbData(TaskData):
-    def loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
-        check_logits(out, batch["y"], self.name)
-        return cross_entropy(out, batch["y"])
-
+class PtbData(CrossEntropyTask):
     @torch.no_grad()
     def score(self, out: torch.Tensor, batch: Batch) -> Scores:
         y = batch["y"]
