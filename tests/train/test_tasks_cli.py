@@ -87,3 +87,11 @@ def test_a_missing_data_folder_is_named(tmp_path):
     )  # fmt: skip
     assert result.exit_code != 0
     assert "nope" in result.output
+
+
+def test_translation_baseline_trains_and_its_checkpoint_rebuilds(tmp_path):
+    data = write_parallel(tmp_path / "data")
+    run, _ = _train([ROOT / "zoo" / "deen.qrnn", "--data", data, "--baseline", "lstm"], tmp_path)
+    result = CliRunner().invoke(app, ["eval", str(run), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    assert "bleu" in result.output
