@@ -201,3 +201,25 @@ def test_two_ddp_processes_take_the_same_step_as_one_process_on_the_union_batch(
     data = training.load_task(cfg.doc.task, None, seed=cfg.seed, sizes=cfg.sizes)
     init = training.build_model(cfg, data).state_dict()
     assert any(not torch.allclose(init[k], one[k]) for k in one)
+
+
+def test_analyze_grads_compares_a_qrnn_and_a_baseline_over_time(small_file, tmp_path):
+    sizes = ["--train-size", "16", "--valid-size", "8", "--test-size", "4", "--epochs", "1"]
+    for name, extra in (("q", []), ("gru", ["--baseline", "gru", "--hidden", "4"])):
+        result = CliRunner().invoke(
+            app, ["train", str(small_file), "--out", str(tmp_path / name), *sizes, *extra]
+        )
+        assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(
+        app, ["analyze", "grads", str(tmp_path / "q"), str(tmp_path / "gru"), "--batches", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "q" / "grads.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header[0] == "t" and "qrnn" in header[1] and "gru" in header[2]
+    steps = 2 + 2 * 2 + 1  # delay + 2 * length + 1
+    assert len(rows) == 1 + steps
+    values = [[float(v) for v in row.split(",")[1:]] for row in rows[1:]]
+    # A per-step loss reaches every step, through the recurrence as well as the head.
+    assert all(v > 0 for row in values for v in row)
+    assert (tmp_path / "q" / "grads.png").stat().st_size > 1000
