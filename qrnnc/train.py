@@ -237,6 +237,24 @@ def evaluate(
 # ---- the loop -----------------------------------------------------------------------
 
 
+def check_device(cfg: runs.RunConfig) -> None:
+    """A device the run cannot use is refused before anything is built."""
+    try:
+        dev = torch.device(cfg.device)
+    except RuntimeError:
+        raise ValueError(f"--device {cfg.device}: expected cpu, cuda or cuda:N") from None
+    if dev.type == "cpu":
+        return
+    if dev.type != "cuda":
+        raise ValueError(f"--device {cfg.device}: expected cpu, cuda or cuda:N")
+    if cfg.backend == "numba" and cfg.baseline is None:
+        raise ValueError(
+            "--device cuda needs --backend torch: the numba backend simulates on the CPU"
+        )
+    if not torch.cuda.is_available():
+        raise ValueError(f"--device {cfg.device}: torch sees no CUDA device on this machine")
+
+
 def setup_distributed(device: str) -> Context:
     """Join torchrun's process group if launched by it (gloo on CPU, nccl on CUDA)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -269,6 +287,7 @@ def train(
     "end") for a progress bar; only the main rank reports and writes files.
     """
     out = Path(out)
+    check_device(cfg)
     ctx = ctx or setup_distributed(cfg.device)
     report = report if (report and ctx.main) else (lambda e: None)
     if cfg.batch % ctx.world:

@@ -223,3 +223,29 @@ def test_analyze_grads_compares_a_qrnn_and_a_baseline_over_time(small_file, tmp_
     # A per-step loss reaches every step, through the recurrence as well as the head.
     assert all(v > 0 for row in values for v in row)
     assert (tmp_path / "q" / "grads.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--device", "cuda"], "needs --backend torch"),
+        (["--device", "tpu"], "expected cpu, cuda"),
+        (["--backend", "qiskit"], "backend"),
+        (["--optimizer", "lion"], "optimizer"),
+    ],
+)
+def test_a_bad_device_backend_or_optimizer_is_refused_clearly(small_file, tmp_path, flags, message):
+    result = CliRunner().invoke(
+        app, ["train", str(small_file), "--out", str(tmp_path / "r"), *flags]
+    )
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_torch_backend_trains_on_cuda(small_file, tmp_path):
+    args = ["train", str(small_file), "--out", str(tmp_path / "r"), "--backend", "torch",
+            "--device", "cuda", "--train-size", "8", "--valid-size", "4"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
