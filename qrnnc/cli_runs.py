@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -143,7 +144,8 @@ def train(
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    _print_summary(folder, summary)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one table, not one per rank
+        _print_summary(folder, summary)
 
 
 class _ProgressReporter:
