@@ -211,4 +211,6 @@ def main() -> None:
     app()
 
 
+import qrnnc.cli_braket  # noqa: E402  (registers export, run)
+import qrnnc.cli_cost  # noqa: E402, F401  (registers estimate, fit)
 from qrnnc import cli_runs  # noqa: E402, F401  (registers train, eval, plot, analyze)
