@@ -17,6 +17,8 @@ import math
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("braket.circuits")
 from rich.console import Console
 
 from qrnnc.backends.braket.cost import (
@@ -407,3 +409,27 @@ def test_guard_stops_a_real_runner_that_sends_more_than_estimated():
     with pytest.raises(BudgetError, match="past --max-cost"):
         runner.readouts(torch.zeros(2, 3, 1))  # three steps: one more than estimated
     assert len(guarded.sent) == e.tasks == 8
+
+
+# ---- docs/braket_cost.md stays true ------------------------------------------------------
+
+DOC = Path(__file__).parents[2] / "docs" / "braket_cost.md"
+
+
+def test_doc_example_numbers_are_the_estimates():
+    text = DOC.read_text(encoding="utf-8")
+    e = estimate(load("zoo/copying.qrnn").program, steps=121, sequences=10, shots=1000,
+                 device=GARNET)  # fmt: skip
+    for number in (f"{e.tasks:,}", f"{e.gates_total:,}", f"${e.cost_usd:,.2f}",
+                   f"{e.max_gates:,} ({e.max_two_qubit_gates:,})", f"{e.max_depth:,}"):  # fmt: skip
+        assert number in text
+    assert f"as of {load_prices().as_of}" in text.replace("**", "")
+
+
+def test_doc_python_block_runs(monkeypatch, capsys):
+    import re
+
+    monkeypatch.chdir(DOC.parents[1])
+    for block in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
+        exec(compile(block, str(DOC), "exec"), {})
+    assert "nothing is sent" in capsys.readouterr().out

@@ -15,6 +15,8 @@ import math
 
 import pytest
 
+pytest.importorskip("braket.circuits")
+
 from qrnnc.backends.braket.noise import (
     NoiseError,
     NoiseSpec,
