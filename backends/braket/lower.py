@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from braket.circuits import (
@@ -54,6 +54,15 @@ BRAKET_GATES: dict[str, type[bg.Gate]] = {
     "zz": bg.ZZ,
 }
 CONTROL = "ctrl @ "
+# A two-qubit gate that is X or Z on the target when the control is 1 and
+# anticommutes there with the rotation's generator: F R(a) F = R(-a).
+_FLIPS: dict[str, type[bg.Gate]] = {"rx": bg.CZ, "ry": bg.CNot, "rz": bg.CNot}
+# How crx, cry and crz reach Braket: as `ctrl @` gates (one-to-one, what the
+# OpenQASM export writes), or decomposed into rotations and cnot/cz, which
+# every device runs (the local density-matrix simulator ignores `ctrl @`
+# (amazon-braket-default-simulator-python issue #319) and the on-demand
+# simulators have refused it (amazon-braket-sdk-python issue #683)).
+Controlled = Literal["modifier", "decompose"]
 _PAULI_OBSERVABLES = {"x": Observable.X, "y": Observable.Y, "z": Observable.Z}
 
 Angle = float | FreeParameter
@@ -62,16 +71,40 @@ Angle = float | FreeParameter
 # ---- one step ---------------------------------------------------------------------
 
 
-def gate_instruction(name: str, wires: Sequence[int], angle: Angle | None = None) -> Instruction:
-    """Braket's instruction for DSL gate `name` on `wires` (the first wire is the control)."""
+def gate_instructions(
+    name: str,
+    wires: Sequence[int],
+    angle: Angle | None = None,
+    *,
+    controlled: Controlled = "modifier",
+) -> list[Instruction]:
+    """Braket's instructions for DSL gate `name` on `wires` (the first wire is the control).
+
+    One instruction per gate, except crx, cry and crz with controlled="decompose":
+    R(theta/2) on the target, a flip F on (control, target), R(-theta/2), F
+    again, where F anticommutes with R's generator (cz for rx, cnot for ry and
+    rz); with the control at 0 the rotations cancel, at 1 F R(-theta/2) F =
+    R(theta/2) completes R(theta), so the product is exactly the controlled
+    rotation.
+    """
     spec = GATES[name]
-    braket_name = spec.braket
-    controlled = braket_name.startswith(CONTROL)
-    cls = BRAKET_GATES[braket_name.removeprefix(CONTROL)]
-    gate = cls(angle) if spec.parametric else cls()
-    if controlled:
-        return Instruction(gate, target=wires[1], control=wires[0])
-    return Instruction(gate, target=list(wires))
+    if not spec.braket.startswith(CONTROL):
+        cls = BRAKET_GATES[spec.braket]
+        return [Instruction(cls(angle) if spec.parametric else cls(), target=list(wires))]
+    base = spec.braket.removeprefix(CONTROL)
+    rotation, (c, t) = BRAKET_GATES[base], wires
+    if controlled == "modifier":
+        return [Instruction(rotation(angle), target=t, control=c)]
+    if controlled != "decompose":
+        raise ValueError(f"controlled={controlled!r}: expected 'modifier' or 'decompose'")
+    assert angle is not None
+    flip = _FLIPS[base]
+    return [
+        Instruction(rotation(angle / 2), target=t),
+        Instruction(flip(), target=[c, t]),
+        Instruction(rotation(-angle / 2), target=t),
+        Instruction(flip(), target=[c, t]),
+    ]
 
 
 def step_instructions(
@@ -81,6 +114,7 @@ def step_instructions(
     x: Any = None,
     *,
     free: bool = False,
+    controlled: Controlled = "modifier",
 ) -> list[Instruction]:
     """The gates of one step, in program order; see `step_circuit`."""
     if free:
@@ -101,7 +135,7 @@ def step_instructions(
     ):
         wires = (a,) if b < 0 else (a, b)
         angle = pools[source][slot] if source != "none" else None
-        out.append(gate_instruction(name, wires, angle))
+        out += gate_instructions(name, wires, angle, controlled=controlled)
     return out
 
 
@@ -116,6 +150,7 @@ def step_circuit(
     x: Any = None,
     *,
     free: bool = False,
+    controlled: Controlled = "modifier",
 ) -> Circuit:
     """One step's gates U(theta, phi, x) as a Braket Circuit (no preparation, no measurement).
 
@@ -124,9 +159,12 @@ def step_circuit(
     when gates are `input`-fed. With free=True the angles are FreeParameters
     named theta_k, phi_j and x_j instead, to bind with a device's `inputs=` or
     with `bind` (not `Circuit.make_bound_circuit`, which in amazon-braket-sdk
-    1.127.5 drops the control qubit of crx, cry and crz).
+    1.127.5 drops the control qubit of crx, cry and crz). `controlled` picks how
+    those three reach Braket: "modifier" (`ctrl @`) or "decompose".
     """
-    return Circuit().add(step_instructions(program, theta, phi, x, free=free))
+    return Circuit().add(
+        step_instructions(program, theta, phi, x, free=free, controlled=controlled)
+    )
 
 
 def bind(circuit: Circuit, values: dict[str, float]) -> Circuit:
@@ -174,7 +212,14 @@ def preparation(program: Program) -> Circuit:
     return circuit
 
 
-def prefix_circuit(program: Program, thetas: Any, phi: Any = None, xs: Any = None) -> Circuit:
+def prefix_circuit(
+    program: Program,
+    thetas: Any,
+    phi: Any = None,
+    xs: Any = None,
+    *,
+    controlled: Controlled = "modifier",
+) -> Circuit:
     """|init> then steps 1..t: U(theta_t)...U(theta_1)|init>, thetas (t, P), xs (t, D) or None."""
     thetas = np.asarray(thetas, dtype=np.float64)
     if thetas.ndim != 2 or thetas.shape[1] != program.n_controller:
@@ -185,7 +230,7 @@ def prefix_circuit(program: Program, thetas: Any, phi: Any = None, xs: Any = Non
     circuit = preparation(program)
     for s in range(thetas.shape[0]):
         x_s = None if xs is None else np.asarray(xs)[s]
-        circuit.add(step_instructions(program, thetas[s], phi, x_s))
+        circuit.add(step_instructions(program, thetas[s], phi, x_s, controlled=controlled))
     return circuit
 
 

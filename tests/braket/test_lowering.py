@@ -69,10 +69,11 @@ def test_every_gate_of_the_table_has_a_braket_gate():
         assert GATES[name].braket.removeprefix(lower.CONTROL) in lower.BRAKET_GATES, name
 
 
+@pytest.mark.parametrize("controlled", ["modifier", "decompose"])
 @pytest.mark.parametrize(("name", "n", "wires"), GATE_CASES, ids=GATE_CASE_IDS)
-def test_gate_unitary_equals_the_table(name, n, wires):
+def test_gate_unitary_equals_the_table(name, n, wires, controlled):
     angle = 0.731 - 0.29 * n + 0.17 * sum(wires)  # differs from case to case
-    circuit = spanning(n).add(lower.gate_instruction(name, wires, angle))
+    circuit = spanning(n).add(lower.gate_instructions(name, wires, angle, controlled=controlled))
     expected = embed(GATES[name].matrix(angle), wires, n)
     np.testing.assert_allclose(circuit.to_unitary(), expected, atol=1e-12)
 
@@ -82,20 +83,20 @@ def test_rotation_angle_convention_is_exp_minus_i_theta_p_over_2(name):
     # One full turn is -1 (a 2 pi rotation flips the sign), a half turn is -i P.
     wires = (0, 1) if GATES[name].two_qubit else (0,)
     n = len(wires)
-    turn = spanning(n).add(lower.gate_instruction(name, wires, 2 * math.pi)).to_unitary()
+    turn = spanning(n).add(lower.gate_instructions(name, wires, 2 * math.pi)).to_unitary()
     spec = GATES[name]
     if spec.braket.startswith(lower.CONTROL):  # only the target's block turns
         np.testing.assert_allclose(turn, np.diag([1, 1, -1, -1]), atol=1e-12)
     else:
         np.testing.assert_allclose(turn, -np.eye(2**n), atol=1e-12)
-        half = spanning(n).add(lower.gate_instruction(name, wires, math.pi)).to_unitary()
+        half = spanning(n).add(lower.gate_instructions(name, wires, math.pi)).to_unitary()
         np.testing.assert_allclose(half, -1j * spec.generator, atol=1e-12)
 
 
 def test_qubit_zero_is_the_most_significant_bit_of_to_unitary():
-    u = spanning(3).add(lower.gate_instruction("x", (0,))).to_unitary()
+    u = spanning(3).add(lower.gate_instructions("x", (0,))).to_unitary()
     assert np.argmax(np.abs(u[:, 0])) == 0b100
-    u = spanning(3).add(lower.gate_instruction("cnot", (2, 0))).to_unitary()
+    u = spanning(3).add(lower.gate_instructions("cnot", (2, 0))).to_unitary()
     assert np.argmax(np.abs(u[:, 0b001])) == 0b101  # control q2 set: target q0 flips
 
 
@@ -135,6 +136,20 @@ def test_step_circuit_with_free_parameters_binds_to_the_bound_one():
     np.testing.assert_allclose(np.array(by_inputs)[index], np.array(by_value)[index], atol=1e-14)
     with pytest.raises(ValueError, match=r"no value for free parameters \['x_1'\]"):
         lower.bind(free, {k: v for k, v in values.items() if k != "x_1"})
+
+
+def test_decomposed_free_circuit_binds_to_the_decomposed_bound_one():
+    program = qrnnc.loads(TWO_GATES).program
+    values = {"theta_0": 0.4, "phi_0": 0.25, "x_0": -1.0, "x_1": 2.0}
+    free = lower.step_circuit(program, free=True, controlled="decompose")
+    bound = lower.step_circuit(program, [0.4], [0.25], [-1.0, 2.0], controlled="decompose")
+    assert len(free.instructions) == len(program.gates) + 3  # crx: 4 gates
+    np.testing.assert_allclose(
+        (spanning(3) + lower.bind(free, values)).to_unitary(),
+        (spanning(3) + lower.step_circuit(program, [0.4], [0.25], [-1.0, 2.0])).to_unitary(),
+        atol=1e-14,
+    )
+    assert lower.bind(free, values).to_ir("OPENQASM").source == bound.to_ir("OPENQASM").source
 
 
 def with_results(circuit, types):
