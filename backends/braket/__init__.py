@@ -1,6 +1,8 @@
 """Amazon Braket backend: lowering to circuits and OpenQASM 3, and a runner for devices.
 
-    from qrnnc.backends.braket import to_qasm
+    from qrnnc.backends.braket import BraketRunner, to_qasm
+    runner = BraketRunner(net, LocalSimulator(), shots=0)
+    logits = runner.forward(x)
 
 This package is the only place in qrnnc that imports braket (docs/braket.md).
 braket's simulator sets numba's global configuration when it is imported (its
@@ -77,10 +79,13 @@ from qrnnc.backends.braket.lower import (  # noqa: E402
     step_circuit,
     to_qasm,
 )
+from qrnnc.backends.braket.runner import BraketRunner, TaskPlan  # noqa: E402
 
 __all__ = [
     "INSTALL_HINT",
     "Basis",
+    "BraketRunner",
+    "TaskPlan",
     "bases",
     "bind",
     "prefix_circuit",
