@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from braket.circuits import Circuit, ResultType
+from braket.circuits import Circuit, Gate, ResultType
 
 from qrnnc.backends.braket import lower
 from qrnnc.cell import real_dtype
@@ -78,10 +78,10 @@ class TaskPlan:
     gates: int  # gate instructions in all tasks together
 
     def describe(self) -> str:
+        circuits = f"{self.circuits_per_step} circuit{'s' * (self.circuits_per_step != 1)}"
         return (
-            f"{self.tasks:,} tasks ({self.steps} steps x {self.batch} sequences x"
-            f" {self.circuits_per_step} circuits), {self.shots:,} shots,"
-            f" {self.gates:,} gates in all"
+            f"{self.tasks:,} tasks ({self.steps} steps x {self.batch} sequences x {circuits}),"
+            f" {self.shots:,} shots, {self.gates:,} gates in all"
         )
 
 
@@ -91,7 +91,7 @@ class Trajectory:
 
     angles: np.ndarray  # (B, T, P) controller-fed angles
     inputs: np.ndarray | None  # (B, T, D) input-fed angles, None when no gate is input-fed
-    readouts: np.ndarray  # (B, T, K)
+    readouts: np.ndarray  # (B, T, K), float64 whatever the net's dtype
 
 
 class BraketRunner:
@@ -228,6 +228,7 @@ class BraketRunner:
         feeds_input = program.resources.input_angles > 0
         angles = np.zeros((batch, steps, program.n_controller))
         inputs = np.zeros((batch, steps, program.input_dim)) if feeds_input else None
+        estimates = np.zeros((batch, steps, program.n_readouts))
         prefixes = [lower.preparation(program) for _ in range(batch)]
         z = e.new_zeros(batch, program.n_readouts)
         out = []
@@ -247,12 +248,11 @@ class BraketRunner:
                         program, angles[b, t], phi, x_bt, controlled=self.controlled
                     )
                 )
-            z_t = self._measure(prefixes)
-            z = torch.as_tensor(z_t, dtype=cell_dtype).to(e.dtype)
+            estimates[:, t] = self._measure(prefixes)
+            z = torch.as_tensor(estimates[:, t], dtype=cell_dtype).to(e.dtype)
             out.append(z)
-        readouts = torch.stack(out, dim=1) if out else e.new_zeros(batch, 0, program.n_readouts)
-        self.last = Trajectory(angles, inputs, readouts.to(torch.float64).cpu().numpy())
-        return readouts
+        self.last = Trajectory(angles, inputs, estimates)
+        return torch.stack(out, dim=1) if out else e.new_zeros(batch, 0, program.n_readouts)
 
     def _measure(self, prefixes: list[Circuit]) -> np.ndarray:
         """One step's readouts (B, K) for the sequences' prefix circuits."""
@@ -268,8 +268,12 @@ class BraketRunner:
         specs = []
         for p in prefixes:
             for basis in self.bases:
-                extra = [ResultType.Probability(target=list(range(n)))] if probabilities else []
-                specs.append(_with(p, basis.rotation(), extra))
+                if probabilities:
+                    specs.append(_with(p, basis.rotation(), [ResultType.Probability(range(n))]))
+                else:
+                    # Explicit measurements serialize as the implicit ones do, and a
+                    # noise model's readout error (MeasureCriteria) applies only to them.
+                    specs.append(_with(p, basis.rotation(), []).measure(range(n)))
         results = iter(self._send(specs))
         for b in range(len(prefixes)):
             for basis in self.bases:
@@ -286,7 +290,7 @@ class BraketRunner:
         # Counted on submission: a task that fails later has still been sent (and billed).
         self.tasks_sent += len(specs)
         self.shots_sent += len(specs) * self.shots
-        self.gates_sent += sum(len(s.instructions) for s in specs)
+        self.gates_sent += sum(gate_count(s) for s in specs)
         if self.batch and len(specs) > 1 and hasattr(self.device, "run_batch"):
             options = dict(self.run_options)
             if self.max_parallel is not None:
@@ -303,6 +307,11 @@ class BraketRunner:
                 " device's task log, then run again"
             )
         return results
+
+
+def gate_count(circuit: Circuit) -> int:
+    """The gates of a circuit (its instructions less measurements and noise)."""
+    return sum(isinstance(i.operator, Gate) for i in circuit.instructions)
 
 
 def _with(prefix: Circuit, gates: list[Any], result_types: list[Any]) -> Circuit:

@@ -26,7 +26,7 @@ from braket.devices import LocalSimulator
 
 import qrnnc
 from qrnnc.backends.braket import BraketRunner, lower
-from qrnnc.backends.braket.runner import TaskLimitError, exact_trajectory
+from qrnnc.backends.braket.runner import TaskLimitError, exact_trajectory, gate_count
 from qrnnc.cell import simulate
 from qrnnc.qrnn import build_qrnn
 
@@ -160,6 +160,23 @@ def test_shot_estimates_lie_within_five_standard_errors(batch, sv):
     assert runner.shots_sent == runner.tasks_sent * shots == 3 * 2 * 3 * shots
 
 
+def test_readout_noise_reaches_the_shot_path():
+    """Basis circuits measure explicitly, so a noise model's readout error applies to them."""
+    from qrnnc.backends.braket.noise import noisy_simulator
+
+    net = build(SMALL)
+    p, shots = 0.2, 4000
+    runner = BraketRunner(net, noisy_simulator(f"readout={p}", qubits=3), shots=shots)
+    runner.readouts(inputs_for(net, batch=1, steps=1))
+    got = runner.last
+    assert got is not None
+    exact = simulate(net.program, got.angles.transpose(1, 0, 2), params=net.phi.detach())
+    scale = np.array([(1 - 2 * p) ** (2 if o == "zz" else 1) for o in net.program.readout_obs])
+    expected = exact.numpy().transpose(1, 0, 2) * scale
+    se = np.sqrt((1 - expected**2) / shots)
+    assert np.all(np.abs(got.readouts - expected) <= 5 * se)
+
+
 # ---- what is sent -------------------------------------------------------------------
 
 
@@ -196,14 +213,14 @@ def test_a_recording_device_sees_the_planned_tasks(shots):
     n_bases = len(lower.bases(net.program))
     assert n_bases == 3
     assert plan.tasks == len(device.tasks) == runner.tasks_sent == steps * batch * n_bases
-    assert plan.gates == runner.gates_sent == sum(len(s.instructions) for s, _ in device.tasks)
+    assert plan.gates == runner.gates_sent == sum(gate_count(s) for s, _ in device.tasks)
     assert {s for _, s in device.tasks} == {shots}
     assert plan.shots == runner.shots_sent == plan.tasks * shots
     # Step t replays t steps: the prefix grows by one cell per step (O(T^2) gates in all);
     # the ring of crz gates goes out decomposed, 4 gates each.
     gates = len(net.program.gates) + 3 * net.program.resources.gate_counts["crz"]
-    first = [len(s.instructions) for s, _ in device.tasks[: batch * n_bases]]
-    last = [len(s.instructions) for s, _ in device.tasks[-batch * n_bases :]]
+    first = [gate_count(s) for s, _ in device.tasks[: batch * n_bases]]
+    last = [gate_count(s) for s, _ in device.tasks[-batch * n_bases :]]
     assert [b - a for a, b in zip(first, last, strict=True)] == [(steps - 1) * gates] * len(first)
 
 
