@@ -1,0 +1,177 @@
+"""`qrnnc export` and `qrnnc run`: what they write and print, and their errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+pytest.importorskip("braket.circuits")
+
+from braket.devices import LocalSimulator
+from braket.ir.openqasm import Program as OpenQASMProgram
+
+import qrnnc
+from qrnnc.backends.braket import lower
+from qrnnc.backends.braket.runner import exact_trajectory
+from qrnnc.cli import app
+from qrnnc.train import load_run
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+TINY = """
+model tiny {
+    qubits 3
+    input tokens(vocab=5, embed=4)
+    controller mlp(hidden=8)
+    cell {
+        ry all
+        crz ring
+        rx q[0] <- param(0.3)
+    }
+    readout x, z on all
+    readout z on q[1]
+    head linear per_step
+}
+task copying(delay=2, length=2, symbols=3)
+train(lr=0.01, epochs=1, batch=8)
+"""
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A trained (one short epoch) copying run of a 3-qubit model."""
+    folder = tmp_path_factory.mktemp("braket_cli")
+    (folder / "tiny.qrnn").write_text(TINY)
+    result = invoke(
+        "train", folder / "tiny.qrnn", "--out", folder / "run",
+        "--train-size", 16, "--valid-size", 8, "--test-size", 8,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return folder / "run"
+
+
+def row(output: str, name: str) -> list[str]:
+    """The cells of a table row of `qrnnc run`'s output."""
+    line = next(ln for ln in output.splitlines() if re.match(rf"\W*{re.escape(name)}\s", ln))
+    return [c.strip() for c in re.split(r"[│|]", line) if c.strip()][1:]
+
+
+def test_export_qasm_of_a_file_is_the_lowering():
+    result = invoke("export", ROOT / "zoo" / "psmnist.qrnn")
+    assert result.exit_code == 0, result.output
+    program = qrnnc.load(ROOT / "zoo" / "psmnist.qrnn").program
+    assert result.output == lower.to_qasm(program)
+
+
+def test_export_qasm_needs_free_params_for_params_without_values(tmp_path):
+    smnist = ROOT / "zoo" / "smnist.qrnn"
+    result = invoke("export", smnist)
+    assert result.exit_code == 1
+    assert "--free-params" in result.output
+    result = invoke("export", smnist, "--free-params", "-o", tmp_path / "s.qasm")
+    assert result.exit_code == 0, result.output
+    assert "input float phi_5;" in (tmp_path / "s.qasm").read_text()
+
+
+def test_export_qasm_of_a_run_binds_its_trained_params_and_runs(run):
+    result = invoke("export", run, "-o", run.parent / "tiny.qasm")
+    assert result.exit_code == 0, result.output
+    _, net, _ = load_run(run)
+    source = (run.parent / "tiny.qasm").read_text()
+    assert f"rx({float(net.phi[0].detach().double())!r}) q[0];" in source
+    theta = np.linspace(-1, 1, net.program.n_controller)
+    got = LocalSimulator().run(
+        OpenQASMProgram(source=source, inputs=lower.qasm_inputs(net.program, theta)), shots=0
+    )
+    z = qrnnc.simulate(net.program, theta[None, None], params=net.phi.detach().double())
+    np.testing.assert_allclose(got.result().values, z[0, 0].numpy(), atol=1e-10)
+
+
+def test_export_braket_programs_give_the_forward_pass_readouts(tmp_path):
+    path = tmp_path / "tiny.qrnn"
+    path.write_text(TINY)
+    result = invoke("export", path, "--format", "braket", "--input", "1,4 0", "-o", tmp_path / "s")
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "s").read_text())
+    assert doc["format"] == "qrnnc-braket-steps/1" and len(doc["steps"]) == 3
+    assert doc["readouts"][-1] == "z(q[1])" and doc["result_index"][-1] == 4  # written twice
+    torch.manual_seed(0)  # the command's default --seed
+    net = qrnnc.loads(TINY).build(dtype=torch.float64)
+    expected = exact_trajectory(net, torch.tensor([[1, 4, 0]]))
+    device = LocalSimulator()
+    for t, step in enumerate(doc["steps"]):
+        np.testing.assert_allclose(step["readouts"], expected.readouts[0, t], atol=1e-12)
+        program = OpenQASMProgram.parse_obj(step["program"])
+        values = np.array(device.run(program, shots=0).result().values)
+        np.testing.assert_allclose(values[doc["result_index"]], step["readouts"], atol=1e-10)
+    assert "ctrl @" not in doc["steps"][0]["program"]["source"]  # decomposed, runs anywhere
+
+
+def test_export_braket_reads_features_from_a_text_file(tmp_path):
+    (tmp_path / "pixels.txt").write_text("0.1\n0.5\n-0.2\n")
+    smnist = ROOT / "zoo" / "smnist.qrnn"
+    result = invoke("export", smnist, "--format", "braket", "--features", tmp_path / "pixels.txt")
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.output)["steps"]
+    assert [s["x"] for s in steps] == [[0.1], [0.5], [-0.2]]
+    result = invoke("export", smnist, "--format", "braket", "--input", "1,2")
+    assert result.exit_code == 1 and "--features FILE" in result.output
+
+
+def test_run_prints_equal_metrics_at_zero_shots(run):
+    result = invoke("run", run, "--limit", 3)
+    assert result.exit_code == 0, result.output
+    assert "21 tasks (7 steps x 3 sequences x 1 circuit)" in result.output
+    numba, braket = row(result.output, "accuracy")
+    assert numba == braket
+    numba, braket = row(result.output, "loss")
+    assert numba == braket
+    assert float(row(result.output, "max readout deviation")[0]) < 1e-8
+
+
+def test_run_with_shots_and_noise_on_the_density_matrix_simulator(run):
+    result = invoke(
+        "run", run, "--limit", 2, "--shots", 50, "--backend", "braket-dm",
+        "--noise", "depolarizing=0.01,readout=0.02",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert row(result.output, "shots") == [f"{7 * 2 * 2 * 50:,}"]
+
+
+def test_run_refuses_what_it_cannot_do(run):
+    result = invoke("run", run, "--noise", "readout=0.1")
+    assert result.exit_code == 1 and "--noise needs --backend braket-dm" in result.output
+    result = invoke("run", run, "--split", "nope")
+    assert result.exit_code == 1 and "no split 'nope'" in result.output
+
+
+def test_without_braket_the_commands_say_how_to_install_it():
+    probe = """
+import sys
+sys.modules["braket"] = None  # as if amazon-braket-sdk were not installed
+from typer.testing import CliRunner
+from qrnnc.cli import app
+check = CliRunner().invoke(app, ["check", "zoo/copying.qrnn"])
+export = CliRunner().invoke(app, ["export", "zoo/copying.qrnn"])
+print(check.exit_code, export.exit_code)
+print(export.output)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QRNNC_", "NUMBA_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    codes, message = done.stdout.split("\n", 1)
+    assert codes == "0 1"
+    assert "pip install -e '.[braket]'" in message
