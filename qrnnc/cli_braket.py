@@ -145,8 +145,6 @@ def braket_steps(net: QRNN, x: torch.Tensor) -> dict[str, Any]:
     `values[result_index[k]]` of its result (a readout written twice is one
     result type).
     """
-    from braket.circuits.serialization import IRType
-
     braket = _braket()
     from qrnnc.backends.braket.runner import exact_trajectory
 
@@ -168,7 +166,7 @@ def braket_steps(net: QRNN, x: torch.Tensor) -> dict[str, Any]:
                 "theta": trajectory.angles[0, t].tolist(),
                 "x": None if trajectory.inputs is None else trajectory.inputs[0, t].tolist(),
                 "readouts": trajectory.readouts[0, t].tolist(),
-                "program": json.loads(circuit.to_ir(IRType.OPENQASM).json()),
+                "program": json.loads(circuit.to_ir("OPENQASM").json()),
             }
         )
     return {
@@ -183,20 +181,19 @@ def braket_steps(net: QRNN, x: torch.Tensor) -> dict[str, Any]:
 
 
 def _device(backend: BraketBackend, noise: str | None, qubits: int) -> Any:
-    from braket.devices import LocalSimulator
-
+    from qrnnc.backends.braket import local_simulator
     from qrnnc.backends.braket import noise as noises
 
     try:
         if backend is BraketBackend.local:
             if noise is not None:
                 raise _error("--noise needs --backend braket-dm (the density-matrix simulator)")
-            return LocalSimulator("braket_sv")
+            return local_simulator("braket_sv")
         if noise is not None:
             return noises.noisy_simulator(noise, qubits=qubits)
         noises.check_dm_qubits(qubits)
         out.print("note: braket-dm without --noise is noise-free (as braket-local)")
-        return LocalSimulator("braket_dm")
+        return local_simulator("braket_dm")
     except QrnnError as e:
         raise _error(str(e)) from None
 

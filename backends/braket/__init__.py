@@ -70,6 +70,14 @@ def _repair(numba: Any) -> None:
 
 _import_braket()
 
+
+def local_simulator(name: str = "braket_sv") -> Any:
+    """Braket's LocalSimulator: "braket_sv" (statevector) or "braket_dm" (density matrix)."""
+    from braket.devices import LocalSimulator
+
+    return LocalSimulator(name)
+
+
 from qrnnc.backends.braket.lower import (  # noqa: E402
     Basis,
     bases,
@@ -88,6 +96,7 @@ __all__ = [
     "TaskPlan",
     "bases",
     "bind",
+    "local_simulator",
     "prefix_circuit",
     "qasm_inputs",
     "step_circuit",
