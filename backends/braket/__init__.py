@@ -87,15 +87,24 @@ from qrnnc.backends.braket.lower import (  # noqa: E402
     step_circuit,
     to_qasm,
 )
-from qrnnc.backends.braket.runner import BraketRunner, TaskPlan  # noqa: E402
+from qrnnc.backends.braket.runner import (  # noqa: E402
+    BraketRunner,
+    TaskLimitError,
+    TaskPlan,
+    Trajectory,
+    exact_trajectory,
+)
 
 __all__ = [
     "INSTALL_HINT",
     "Basis",
     "BraketRunner",
+    "TaskLimitError",
     "TaskPlan",
+    "Trajectory",
     "bases",
     "bind",
+    "exact_trajectory",
     "local_simulator",
     "prefix_circuit",
     "qasm_inputs",

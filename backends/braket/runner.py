@@ -98,7 +98,8 @@ class BraketRunner:
     """Evaluate a QRNN with its quantum cell on a Braket device.
 
     net: a QRNN (its controller, static angles and head are used as they are;
-      the runner evaluates, with dropout off and no gradients).
+      the runner evaluates, with dropout off and no gradients; the net's own
+      `shots` setting is not used, the device's shots are `shots`).
     device: a Braket device (LocalSimulator("braket_sv"), LocalSimulator("braket_dm"),
       an AwsDevice) or anything with the same `run` / `run_batch`.
     shots: per task; 0 for exact results (simulators only).
@@ -249,7 +250,7 @@ class BraketRunner:
                     )
                 )
             estimates[:, t] = self._measure(prefixes)
-            z = torch.as_tensor(estimates[:, t], dtype=cell_dtype).to(e.dtype)
+            z = torch.as_tensor(estimates[:, t], dtype=cell_dtype, device=e.device).to(e.dtype)
             out.append(z)
         self.last = Trajectory(angles, inputs, estimates)
         return torch.stack(out, dim=1) if out else e.new_zeros(batch, 0, program.n_readouts)
