@@ -80,6 +80,12 @@ def configure() -> ThreadPlan:
 
     # numba imported by someone else first keeps its layer; the count can still
     # be lowered at run time, up to the pool size it started with.
+    if numba.config.NUMBA_NUM_THREADS < 1:
+        # braket sets it to -1 when it is imported; the pool size numba fixed at its own
+        # import is the real bound (set_num_threads refuses anything above it).
+        from numba.np.ufunc import parallel
+
+        numba.config.NUMBA_NUM_THREADS = parallel.NUM_THREADS
     numba.set_num_threads(min(p.numba, numba.config.NUMBA_NUM_THREADS))
     if torch.get_num_threads() != p.torch:
         torch.set_num_threads(p.torch)

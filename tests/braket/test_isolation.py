@@ -95,13 +95,8 @@ def test_overrides_survive_braket(plain):
     assert (got["numba"], got["torch"]) == (1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qrnnc.threads.configure passes braket's numba.config.NUMBA_NUM_THREADS=-1 to"
-    " numba.set_num_threads when braket was imported before the numba backend; the fix"
-    " belongs in qrnnc/threads.py (use numba's launched pool size)",
-)
 def test_braket_imported_by_the_user_before_the_numba_backend(plain):
+    # braket leaves numba.config.NUMBA_NUM_THREADS at -1; qrnnc.threads restores the pool size.
     first = "import braket.circuits\n"
     assert as_planned(probe(first, RUN_KERNELS, REPORT)) == plain
 
