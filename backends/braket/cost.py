@@ -37,7 +37,6 @@ from rich.console import Console
 from rich.table import Table
 
 from qrnnc.errors import QrnnError
-from qrnnc.gates import GATES
 from qrnnc.program import Program
 
 PRICES = Path(__file__).with_name("prices.json")
@@ -332,7 +331,8 @@ def estimate(
     layout = _layout(program, exact=shots == 0)
     settings = layout.settings
     steps_costs, circuit_gates = _grow(program, layout, steps)
-    g1, g2 = len(program.gates), sum(GATES[g].two_qubit for g in program.gates)
+    wires = step_wires(program)
+    g1, g2 = len(wires), sum(len(w) == 2 for w in wires)
     tasks = sequences * steps * len(settings)
     shots_total = tasks * shots
     cost, basis = _price(price, tasks, shots_total)
@@ -366,6 +366,23 @@ def estimate(
     )
 
 
+def step_wires(program: Program) -> list[tuple[int, ...]]:
+    """The qubits of each gate one step sends, as the runner lowers it.
+
+    Counted from the runner's own lowering (controlled rotations decomposed by
+    default), so the estimate and what is sent cannot drift apart.
+    """
+    from qrnnc.backends.braket import lower
+    from qrnnc.backends.braket.runner import BraketRunner
+
+    controlled = BraketRunner.__init__.__kwdefaults__["controlled"]
+    wires = []
+    for ins in lower.step_instructions(program, free=True, controlled=controlled):
+        qubits = [int(q) for q in ins.control] + [int(q) for q in ins.target]
+        wires.append(tuple(qubits))
+    return wires
+
+
 def _grow(program: Program, layout: _Layout, steps: int) -> tuple[list[StepCost], int]:
     """Per-step largest circuits and the gates of all circuits of one sequence.
 
@@ -377,15 +394,17 @@ def _grow(program: Program, layout: _Layout, steps: int) -> tuple[list[StepCost]
     level = list(layout.prep)
     level2 = [0] * n
     prep = sum(layout.prep)
-    g1 = len(program.gates)
-    g2 = sum(GATES[g].two_qubit for g in program.gates)
+    wires = step_wires(program)
+    g1 = len(wires)
+    g2 = sum(len(w) == 2 for w in wires)
     out: list[StepCost] = []
     total = 0
     for t in range(1, steps + 1):
-        for a, b in program.wires:
-            if b < 0:
-                level[a] += 1
+        for w in wires:
+            if len(w) == 1:
+                level[w[0]] += 1
                 continue
+            a, b = w
             level[a] = level[b] = max(level[a], level[b]) + 1
             level2[a] = level2[b] = max(level2[a], level2[b]) + 1
         gates = [prep + t * g1 + sum(change) for change in layout.changes]

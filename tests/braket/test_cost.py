@@ -105,7 +105,9 @@ def test_gates_match_what_the_runner_plans(shots, init):
 
     from qrnnc.backends.braket import BraketRunner
 
-    text = HEAD % (4, init, "ry q[0..2]  cnot (0,1)  rzz (1,2)", "readout x, y, z on q[0..2]")
+    # crx is sent decomposed (rotations and cnots): the estimate must count what is sent.
+    cell = "ry q[0..2]  cnot (0,1)  rzz (1,2)  crx (2,0)"
+    text = HEAD % (4, init, cell, "readout x, y, z on q[0..2]")
     compiled = loads(text + TAIL)
     runner = BraketRunner(compiled.build(), LocalSimulator(), shots=shots)
     plan = runner.plan(batch=3, steps=5)
