@@ -5,10 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-pytest.importorskip("braket.circuits")
-
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "braket.md"
 

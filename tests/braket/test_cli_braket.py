@@ -11,12 +11,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
-
-pytest.importorskip("braket.circuits")
-
 from braket.devices import LocalSimulator
 from braket.ir.openqasm import Program as OpenQASMProgram
+from typer.testing import CliRunner
 
 import qrnnc
 from qrnnc.backends.braket import lower

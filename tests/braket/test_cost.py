@@ -17,8 +17,6 @@ import math
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("braket.circuits")
 from rich.console import Console
 
 from qrnnc.backends.braket.cost import (

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("braket.circuits")
-
 from qrnnc.backends.braket.fit import FIXTURE, FitError, check_fit, load_properties
 from qrnnc.compiled import load, loads
 

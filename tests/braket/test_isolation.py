@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("braket.circuits")
-
 ROOT = Path(__file__).resolve().parents[2]
 BACKEND = ROOT / "backends" / "braket"
 

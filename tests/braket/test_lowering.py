@@ -14,16 +14,13 @@ import re
 
 import numpy as np
 import pytest
+from braket.circuits import Circuit
+from braket.devices import LocalSimulator
+from braket.ir.openqasm import Program as OpenQASMProgram
 from dense import embed
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from programs import GATE_CASE_IDS, GATE_CASES, model_texts, random_inputs
-
-pytest.importorskip("braket.circuits")
-
-from braket.circuits import Circuit
-from braket.devices import LocalSimulator
-from braket.ir.openqasm import Program as OpenQASMProgram
 
 import qrnnc
 from qrnnc.backends.braket import lower

@@ -15,8 +15,6 @@ import math
 
 import pytest
 
-pytest.importorskip("braket.circuits")
-
 from qrnnc.backends.braket.noise import (
     NoiseError,
     NoiseSpec,

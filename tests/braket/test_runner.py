@@ -16,13 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from braket.devices import LocalSimulator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from programs import model_texts
-
-pytest.importorskip("braket.circuits")
-
-from braket.devices import LocalSimulator
 
 import qrnnc
 from qrnnc.backends.braket import BraketRunner, lower
