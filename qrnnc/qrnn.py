@@ -191,6 +191,13 @@ class QRNN(nn.Module):
             return self.embed(_checked_tokens(x, inp, self.program.model))
         return _checked_features(x, inp, self.program.model).to(self.dtype)
 
+    def controller_angles(self, e_t: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """theta_t (B, P) in the cell's precision from the input e_t and the last readouts z."""
+        cell_dtype = real_dtype(self.program)
+        if self.controller is None:
+            return e_t.new_zeros(e_t.shape[0], 0, dtype=cell_dtype)
+        return self.controller(torch.cat((e_t, z), dim=-1)).to(cell_dtype)
+
     def recur(self, e: torch.Tensor) -> torch.Tensor:
         """The recurrence over e (B, T, D): readouts z (B, T, K) in the module's dtype."""
         batch, steps, _ = e.shape
@@ -203,10 +210,7 @@ class QRNN(nn.Module):
         out = []
         for t in range(steps):
             e_t = e[:, t]
-            if self.controller is None:
-                theta = e.new_zeros(batch, 0, dtype=cell_dtype)
-            else:
-                theta = self.controller(torch.cat((e_t, z), dim=-1)).to(cell_dtype)
+            theta = self.controller_angles(e_t, z)
             z_t = run.step(theta, phi, e_t.to(cell_dtype) if feeds_input else None)
             if self.shots is not None:
                 z_t = sample_readouts(z_t, self.shots)

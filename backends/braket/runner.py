@@ -235,10 +235,7 @@ class BraketRunner:
         out = []
         for t in range(steps):
             e_t = e[:, t]
-            if net.controller is None:
-                theta = e.new_zeros(batch, 0, dtype=cell_dtype)
-            else:
-                theta = net.controller(torch.cat((e_t, z), dim=-1)).to(cell_dtype)
+            theta = net.controller_angles(e_t, z)
             angles[:, t] = theta.to(torch.float64).cpu().numpy()
             if inputs is not None:
                 inputs[:, t] = e_t.to(cell_dtype).to(torch.float64).cpu().numpy()
