@@ -180,6 +180,33 @@ def braket_steps(net: QRNN, x: torch.Tensor) -> dict[str, Any]:
     }
 
 
+def _aws_device(
+    arn: str, program: Any, sequences: int, steps: int, shots: int,
+    max_cost: float | None, dry: bool,
+) -> Any:  # fmt: skip
+    """The guarded AWS device for `qrnnc run --device`, or None after printing a dry run.
+
+    The estimate and the budget are checked before AwsDevice is even created, so
+    a refused or dry run needs no credentials and makes no network call.
+    """
+    from qrnnc.backends.braket import cost
+
+    try:
+        est = cost.estimate(program, steps=steps, sequences=sequences, shots=shots, device=arn)
+        if dry:
+            cost.dry_run(est, program, console=out)
+            return None
+        cost.check_budget(est, max_cost)
+    except QrnnError as e:  # already reads `WHERE: error: ...`
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
+    except ValueError as e:
+        raise _error(str(e)) from None
+    from braket.aws import AwsDevice
+
+    return cost.GuardedDevice(AwsDevice(arn), est, max_cost)
+
+
 def _device(backend: BraketBackend, noise: str | None, qubits: int) -> Any:
     from qrnnc.backends.braket import local_simulator
     from qrnnc.backends.braket import noise as noises
@@ -288,8 +315,22 @@ def run_on_braket(
         str | None,
         typer.Option(help="braket-dm: noise channels, e.g. depolarizing=0.01,readout=0.02"),
     ] = None,
+    device_arn: Annotated[
+        str | None,
+        typer.Option("--device", help="an AWS Braket device ARN instead of a local simulator"),
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(help="USD ceiling, required for an AWS --device")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the tasks and the estimate, send nothing")
+    ] = False,
 ) -> None:
     """Evaluate a run's QRNN on a local Braket simulator, next to the numba forward pass.
+
+    With --device ARN it runs on that AWS device instead: the estimate must fit
+    under --max-cost (checked before any task and again before each one), and
+    --dry-run prints the task specifications and the estimate and sends nothing.
 
     Each step replays the circuit prefix and measures every readout basis (see
     docs/braket.md): T x bases tasks per example and O(T^2) gates, so keep
@@ -334,9 +375,14 @@ def run_on_braket(
         reference = forward(net, batch)
         numba_s = time.perf_counter() - started
 
-    device = _device(backend, noise, net.program.qubits)
-    runner = braket.BraketRunner(net, device, shots=shots)
     b, steps = batch["x"].shape[0], batch["x"].shape[1]
+    if device_arn is not None:
+        device = _aws_device(device_arn, net.program, b, steps, shots, max_cost, dry_run)
+        if device is None:  # a dry run: printed, nothing sent
+            return
+    else:
+        device = _device(backend, noise, net.program.qubits)
+    runner = braket.BraketRunner(net, device, shots=shots)
     mode = f"{shots:,} shots per task" if shots else "exact (shots 0)"
     out.print(f"{backend.value}, {mode}: {runner.plan(b, steps).describe()}")
     started = time.perf_counter()

@@ -153,6 +153,34 @@ def test_run_refuses_what_it_cannot_do(run):
     assert result.exit_code == 1 and "no split 'nope'" in result.output
 
 
+GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
+
+
+@pytest.fixture
+def no_aws(monkeypatch):
+    """AwsDevice that fails the test if anything tries to reach AWS."""
+    import braket.aws
+
+    def refuse(*a, **k):
+        raise AssertionError("an AwsDevice was created: this run must not reach AWS")
+
+    monkeypatch.setattr(braket.aws, "AwsDevice", refuse)
+
+
+def test_run_on_an_aws_device_dry_run_prints_the_estimate_and_sends_nothing(run, no_aws):
+    result = invoke("run", run, "--limit", 2, "--shots", 100, "--device", GARNET, "--dry-run")
+    assert result.exit_code == 0, result.output
+    # 2 sequences x 7 steps x 2 bases = 28 tasks at $0.30 + 2,800 shots at $0.00145
+    assert "28" in result.output and "$12.46" in result.output
+
+
+def test_run_on_an_aws_device_needs_a_ceiling_that_covers_the_estimate(run, no_aws):
+    result = invoke("run", run, "--limit", 2, "--shots", 100, "--device", GARNET)
+    assert result.exit_code == 1 and "--max-cost" in result.output
+    result = invoke("run", run, "--limit", 2, "--shots", 100, "--device", GARNET, "--max-cost", 1)
+    assert result.exit_code == 1 and "estimated $12.46 exceeds --max-cost $1.00" in result.output
+
+
 def test_without_braket_the_commands_say_how_to_install_it():
     probe = """
 import sys
