@@ -202,9 +202,7 @@ def _aws_device(
         raise typer.Exit(1) from None
     except ValueError as e:
         raise _error(str(e)) from None
-    from braket.aws import AwsDevice
-
-    return cost.GuardedDevice(AwsDevice(arn), est, max_cost)
+    return cost.GuardedDevice(cost.aws_device(arn), est, max_cost)
 
 
 def _device(backend: BraketBackend, noise: str | None, qubits: int) -> Any:

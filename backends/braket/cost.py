@@ -557,6 +557,14 @@ def dry_run(
     return specs
 
 
+def aws_device(arn: str) -> Any:
+    """braket.aws.AwsDevice(arn): made only after the estimate and the budget passed,
+    so a refused or dry run needs no credentials and makes no network call."""
+    from braket.aws import AwsDevice
+
+    return AwsDevice(arn)
+
+
 @dataclass
 class GuardedDevice:
     """A device that counts every task against the ceiling before sending it.
