@@ -80,14 +80,23 @@ def configure() -> ThreadPlan:
 
     # numba imported by someone else first keeps its layer; the count can still
     # be lowered at run time, up to the pool size it started with.
-    if numba.config.NUMBA_NUM_THREADS < 1:
-        # braket sets it to -1 when it is imported; the pool size numba fixed at its own
-        # import is the real bound (set_num_threads refuses anything above it).
-        from numba.np.ufunc import parallel
-
-        numba.config.NUMBA_NUM_THREADS = parallel.NUM_THREADS
+    restore_pool_size()
     numba.set_num_threads(min(p.numba, numba.config.NUMBA_NUM_THREADS))
     if torch.get_num_threads() != p.torch:
         torch.set_num_threads(p.torch)
     _plan = p
     return p
+
+
+def restore_pool_size() -> None:
+    """Put numba's thread count back to the pool it launched with, if a package changed it.
+
+    braket sets numba.config.NUMBA_NUM_THREADS to -1 when it is imported, after
+    which every numba.set_num_threads fails; the pool size numba fixed at its
+    own import is the real bound.
+    """
+    import numba
+    from numba.np.ufunc import parallel
+
+    if numba.config.NUMBA_NUM_THREADS < 1:
+        numba.config.NUMBA_NUM_THREADS = parallel.NUM_THREADS

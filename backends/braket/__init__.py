@@ -62,8 +62,7 @@ def _repair(numba: Any) -> None:
     """
     from numba.np.ufunc import parallel
 
-    if numba.config.NUMBA_NUM_THREADS < 1:
-        numba.config.NUMBA_NUM_THREADS = parallel.NUM_THREADS
+    threads.restore_pool_size()
     if not getattr(parallel, "_is_initialized", True):
         numba.config.THREADING_LAYER = threads.plan().layer
 

@@ -373,11 +373,10 @@ def step_wires(program: Program) -> list[tuple[int, ...]]:
     default), so the estimate and what is sent cannot drift apart.
     """
     from qrnnc.backends.braket import lower
-    from qrnnc.backends.braket.runner import BraketRunner
+    from qrnnc.backends.braket.runner import DEFAULT_CONTROLLED
 
-    controlled = BraketRunner.__init__.__kwdefaults__["controlled"]
     wires = []
-    for ins in lower.step_instructions(program, free=True, controlled=controlled):
+    for ins in lower.step_instructions(program, free=True, controlled=DEFAULT_CONTROLLED):
         qubits = [int(q) for q in ins.control] + [int(q) for q in ins.target]
         wires.append(tuple(qubits))
     return wires

@@ -94,6 +94,11 @@ class Trajectory:
     readouts: np.ndarray  # (B, T, K), float64 whatever the net's dtype
 
 
+# braket_dm ignores `ctrl @` (an open simulator bug), so crx/cry/crz are sent as
+# rotations and cnot/cz by default; the cost estimate counts the same gates.
+DEFAULT_CONTROLLED: lower.Controlled = "decompose"
+
+
 class BraketRunner:
     """Evaluate a QRNN with its quantum cell on a Braket device.
 
@@ -123,7 +128,7 @@ class BraketRunner:
         *,
         shots: int,
         exact: Literal["expectation", "probability"] = "expectation",
-        controlled: lower.Controlled = "decompose",
+        controlled: lower.Controlled = DEFAULT_CONTROLLED,
         max_tasks: int | None = None,
         batch: bool = True,
         max_parallel: int | None = None,
