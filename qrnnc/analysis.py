@@ -87,13 +87,10 @@ def per_step_states(net: torch.nn.Module) -> list[torch.Tensor]:
 
 def gradient_norms_of(run: Path, batches: int) -> list[float]:
     """Mean over validation examples of ||dL/dh_t|| for t = 1..T, from the run's checkpoint."""
-    from qrnnc.tasks import load_task
-    from qrnnc.train import collate, forward, load_run
+    from qrnnc.train import collate, forward, load_run, task_data
 
     cfg, net, _ = load_run(run, "best")
-    doc = cfg.doc
-    assert doc.task is not None
-    data = load_task(doc.task, cfg.data, seed=cfg.seed, sizes=cfg.sizes or None)
+    data = task_data(cfg)
     dataset = data.splits["valid"]
     net.eval()
     total: torch.Tensor | None = None

@@ -337,9 +337,8 @@ def run_on_braket(
     import torch
 
     from qrnnc.qrnn import QRNN
-    from qrnnc.tasks import load_task
     from qrnnc.tasks.base import add_scores
-    from qrnnc.train import collate, forward, load_run
+    from qrnnc.train import collate, forward, load_run, task_data
 
     braket = _braket()
     try:
@@ -351,14 +350,8 @@ def run_on_braket(
             f"{run} holds a {type(net).__name__}; `qrnnc run` evaluates QRNN runs only"
             " (export a seq2seq run's encoder or decoder with `qrnnc export --model`)"
         )
-    doc = cfg.doc
-    if doc.task is None:
-        raise _error(f"{run}: the run's file names no task to evaluate on")
     try:
-        task = load_task(
-            doc.task, data if data is not None else cfg.data, seed=cfg.seed,
-            sizes=cfg.sizes or None,
-        )  # fmt: skip
+        task = task_data(cfg, data)
     except (ValueError, FileNotFoundError) as e:
         raise _error(str(e)) from None
     if split not in task.splits:

@@ -294,10 +294,7 @@ def train(
         raise ValueError(f"--batch {cfg.batch} must be divisible by the {ctx.world} DDP ranks")
 
     torch.manual_seed(cfg.seed)
-    doc = cfg.doc
-    if doc.task is None:
-        raise ValueError(f"{cfg.source} has no `task` statement: nothing to train on")
-    data = load_task(doc.task, cfg.data, seed=cfg.seed, sizes=cfg.sizes or None)
+    data = task_data(cfg)
     net = build_model(cfg, data).to(ctx.device)
     opt = make_optimizer(cfg, net.parameters())
     pos = Position()
@@ -470,6 +467,16 @@ class _Log:
 # ---- reading a run back -------------------------------------------------------------
 
 
+def task_data(cfg: runs.RunConfig, data: str | os.PathLike[str] | None = None) -> TaskData:
+    """The data of a run's task, as the run saw it: its seed and sizes; `data` overrides
+    the run's folder."""
+    doc = cfg.doc
+    if doc.task is None:
+        raise ValueError(f"{cfg.source} has no `task` statement: no data to train or evaluate on")
+    folder = data if data is not None else cfg.data
+    return load_task(doc.task, folder, seed=cfg.seed, sizes=cfg.sizes or None)
+
+
 def load_run(
     run: str | os.PathLike[str], which: str = "best", **overrides: Any
 ) -> tuple[runs.RunConfig, nn.Module, dict[str, Any]]:
@@ -492,16 +499,12 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """Re-measure a run's metrics on a split from its checkpoint (what `qrnnc eval` prints)."""
     cfg, net, meta = load_run(run, which, backend=backend)
-    doc = cfg.doc
-    assert doc.task is not None
-    task_data = load_task(
-        doc.task, data if data is not None else cfg.data, seed=cfg.seed, sizes=cfg.sizes or None
-    )
-    if split not in task_data.splits:
-        raise KeyError(f"no split {split!r}; this task has {', '.join(task_data.splits)}")
-    metrics: dict[str, Any] = evaluate(net, task_data, split, cfg.batch)
-    if task_data.name == "translation":
-        metrics["bleu"] = _bleu(net, task_data, split, cfg.batch)
+    tasks = task_data(cfg, data)
+    if split not in tasks.splits:
+        raise KeyError(f"no split {split!r}; this task has {', '.join(tasks.splits)}")
+    metrics: dict[str, Any] = evaluate(net, tasks, split, cfg.batch)
+    if tasks.name == "translation":
+        metrics["bleu"] = _bleu(net, tasks, split, cfg.batch)
     metrics["checkpoint"] = str(runs.checkpoint_path(run, which))
     metrics["step"] = meta["position"]["step"]
     return metrics
