@@ -6,6 +6,7 @@ and every other command work (and start fast) without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
@@ -20,6 +21,7 @@ from qrnnc.cli import _load, _pick, _write_atomic, app, out
 from qrnnc.errors import QrnnError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import ModuleType
 
     import torch
@@ -205,6 +207,18 @@ def _aws_device(
     return cost.GuardedDevice(cost.aws_device(arn), est, max_cost)
 
 
+@contextlib.contextmanager
+def _tracked(aws: bool) -> Iterator[Any]:
+    """Braket's Tracker around an AWS run (its Spend, filled on exit); None locally."""
+    if not aws:
+        yield None
+        return
+    from qrnnc.backends.braket.cost import track_spend
+
+    with track_spend() as spend:
+        yield spend
+
+
 def _device(backend: BraketBackend, noise: str | None, qubits: int) -> Any:
     from qrnnc.backends.braket import local_simulator
     from qrnnc.backends.braket import noise as noises
@@ -375,14 +389,20 @@ def run_on_braket(
         device = _device(backend, noise, net.program.qubits)
     runner = braket.BraketRunner(net, device, shots=shots)
     mode = f"{shots:,} shots per task" if shots else "exact (shots 0)"
-    out.print(f"{backend.value}, {mode}: {runner.plan(b, steps).describe()}")
+    where = device_arn or backend.value
+    out.print(f"{where}, {mode}: {runner.plan(b, steps).describe()}", markup=False)
     started = time.perf_counter()
+    spend = None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _tracked(device_arn is not None) as spend:
             # braket_dm warns once per task (in each worker) that it has no noise to apply.
             warnings.filterwarnings("ignore", message="You are running a noise-free circuit")
             logits = runner.forward(batch["x"])
-    except (ValueError, RuntimeError) as e:
+    except (ValueError, RuntimeError, QrnnError) as e:
+        _report_spend(spend)  # what was sent before it stopped is still billed
+        if isinstance(e, QrnnError):  # the guard stopped a task past --max-cost
+            typer.echo(str(e), err=True)  # already reads `--max-cost: error: ...`
+            raise typer.Exit(1) from None
         raise _error(str(e)) from None
     braket_s = time.perf_counter() - started
     deviation = _deviation(net, runner.last)
@@ -392,7 +412,7 @@ def run_on_braket(
     table = Table(title=f"{run} — {split}, first {b} examples", show_header=True)
     table.add_column("metric")
     table.add_column("numba", justify="right")
-    table.add_column(backend.value, justify="right")
+    table.add_column(where, justify="right")
     for key in numba_m:
         table.add_row(key, f"{numba_m[key]:.6f}", f"{braket_m[key]:.6f}")
     table.add_row("max readout deviation", "", f"{deviation:.3g}")
@@ -401,3 +421,13 @@ def run_on_braket(
     table.add_row("gates", "", f"{runner.gates_sent:,}")
     table.add_row("seconds", f"{numba_s:.3f}", f"{braket_s:.1f}")
     out.print(table)
+    _report_spend(spend)
+
+
+def _report_spend(spend: Any) -> None:
+    if spend is not None:
+        out.print(
+            spend.render() if spend.devices else "the Tracker saw no tasks",
+            soft_wrap=True,
+            markup=False,
+        )

@@ -1,8 +1,10 @@
 """`qrnnc estimate / fit`: what a model costs on a Braket device, and whether it fits one.
 
-Both work offline and send nothing: `estimate` reads the dated price table
-(backends/braket/prices.json, or --prices FILE over it), `fit` reads a saved
-device-properties JSON.
+Both send no tasks: `estimate` reads the dated price table
+(backends/braket/prices.json, or --prices FILE over it) and works offline;
+`fit` reads a saved device-properties JSON offline, or, with --device ARN, asks
+AWS for the device's properties (credentials from the usual AWS chain, read
+by boto3, never by qrnnc).
 """
 
 from __future__ import annotations
@@ -137,25 +139,54 @@ def estimate_cost(
 def fit_device(
     source: Annotated[Path, typer.Argument(help=_SOURCE_HELP)],
     properties: Annotated[
-        Path, typer.Option(help="the device's properties JSON (AwsDevice(ARN).properties.json())")
-    ],
+        Path | None,
+        typer.Option(help="the device's properties JSON (AwsDevice(ARN).properties.json())"),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="a Braket device ARN: read its properties from AWS (network, credentials)"
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="which model of a multi-model file")] = None,
     verbatim: Annotated[
         bool, typer.Option("--verbatim", help="native gates and coupling only, nothing compiled")
     ] = False,
+    controlled: Annotated[
+        str, typer.Option(help="crx/cry/crz as sent: decompose (the runner's default) or modifier")
+    ] = "decompose",
+    exact: Annotated[
+        bool, typer.Option("--exact", help="check the shots-0 path (Expectation results)")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the problems as JSON")] = False,
 ) -> None:
-    """Whether a model's cell runs on a device as written: gates, qubits, coupling (offline)."""
-    check_fit = _braket_module("fit").check_fit
+    """Whether a model's cell runs on a device as it is sent: gates, qubits, coupling."""
+    fit = _braket_module("fit")
+    if (properties is None) == (device is None):
+        raise typer.BadParameter(
+            "give one of --properties FILE (offline) or --device ARN (asks AWS)",
+            param_hint="--properties / --device",
+        )
+    if controlled not in ("decompose", "modifier"):
+        raise typer.BadParameter(
+            f"{controlled!r}: expected decompose or modifier", param_hint="--controlled"
+        )
     program, _ = load_program(source, model)
     try:
-        problems = check_fit(program, properties, verbatim=verbatim)
+        props = fit.device_properties(device) if device is not None else properties
+        problems = fit.check_fit(
+            program,
+            props,
+            verbatim=verbatim,
+            controlled=controlled,  # type: ignore[arg-type]
+            exact=exact,
+        )
     except QrnnError as e:
         raise _fail(e) from None
     if as_json:
         typer.echo(json.dumps({"model": program.model, "fits": not problems, "problems": problems}))
     elif not problems:
-        out.print(f"model {program.model} fits {properties}")
+        out.print(f"model {program.model} fits {device or properties}")
     else:
         for problem in problems:
             out.print(f"- {problem}", markup=False)

@@ -200,3 +200,39 @@ print(export.output)
     codes, message = done.stdout.split("\n", 1)
     assert codes == "0 1"
     assert "pip install -e '.[braket]'" in message
+
+
+def test_run_on_an_aws_device_sends_through_the_guard_and_reports_the_spend(run, monkeypatch):
+    """AwsDevice replaced by a local simulator that records what it is sent and, as
+    AwsQuantumTask does, tells braket's trackers about each task."""
+    import braket.aws
+    from braket.tracking.tracking_context import broadcast_event
+    from braket.tracking.tracking_events import _TaskCompletionEvent, _TaskCreationEvent
+
+    sent = []
+
+    class RecordingDevice:
+        def __init__(self, arn):
+            self.arn = arn
+            self.local = LocalSimulator()
+
+        def run(self, spec, shots, **kwargs):
+            return self.run_batch([spec], shots).tasks[0]
+
+        def run_batch(self, specs, shots, **kwargs):
+            for _ in specs:
+                task = f"arn:aws:braket:eu-north-1:000000000000:quantum-task/{len(sent)}"
+                sent.append((self.arn, shots))
+                broadcast_event(_TaskCreationEvent(task, shots, False, self.arn))
+                broadcast_event(_TaskCompletionEvent(task, 1000.0, "COMPLETED"))
+            return self.local.run_batch(specs, shots=shots)
+
+    monkeypatch.setattr(braket.aws, "AwsDevice", RecordingDevice)
+    # The Tracker prices tasks from AWS's price list; offline it must fail fast, not hang.
+    monkeypatch.setenv("BRAKET_PRICE_OFFERS_URL", "http://127.0.0.1:9/index.csv")
+    args = ("run", run, "--limit", 2, "--shots", 100, "--device", GARNET)
+    result = invoke(*args, "--max-cost", 20)
+    assert result.exit_code == 0, result.output
+    assert sent == [(GARNET, 100)] * 28  # the estimate's 28 tasks, to the named device
+    assert f"{GARNET}: 2,800 shots; tasks completed 28" in result.output
+    assert "spend not known" in result.output and "Billing console" in result.output

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qrnnc.backends.braket.fit import FIXTURE, FitError, check_fit, load_properties
+from qrnnc.backends.braket.fit import FIXTURE, FitError, check_fit, load_properties, sent_as
 from qrnnc.compiled import load, loads
 
 HEAD = "model m { qubits %d input features(dim=1) controller linear() cell { %s } %s"
@@ -37,11 +37,25 @@ def test_a_fitting_program_has_no_problems():
 
 def test_unsupported_gates_are_named():
     p = program(cell="ry all  rzz (0,1)  crx (1,2)")
-    problems = check_fit(p, FIXTURE)
+    # Sent as the runner sends them: crx decomposed into rx and cz, which the device takes.
+    (problem,) = check_fit(p, FIXTURE)
+    assert "gate rzz (1 per step) is Braket `zz`" in problem
+    assert "`zz` is not among its supported operations" in problem
+    problems = check_fit(p, FIXTURE, controlled="modifier")
     assert len(problems) == 2
-    assert "gate rzz (1 per step) is Braket `zz`" in problems[0]
-    assert "`zz` is not among its supported operations" in problems[0]
     assert "gate crx" in problems[1] and "no `ctrl @` modifier" in problems[1]
+    assert "controlled='decompose'" in problems[1]
+
+
+def test_decomposed_controlled_rotation_needs_its_parts():
+    props = json.loads(FIXTURE.read_text())
+    ops = props["action"]["braket.ir.openqasm.program"]["supportedOperations"]
+    ops.remove("cz")
+    (problem,) = check_fit(program(cell="ry all  crx (1,2)"), props)
+    assert "gate crx (1 per step) is sent as rx, cz" in problem
+    assert "`cz` is not among its supported operations" in problem
+    assert sent_as("cry", "decompose") == ["ry", "cnot"]
+    assert sent_as("cry", "modifier") == ["ctrl @ ry"]
 
 
 def test_unconnected_pairs_are_named_with_device_qubits():
@@ -74,8 +88,19 @@ def test_readout_observables_must_be_measurable():
     props = json.loads(FIXTURE.read_text())
     action = props["action"]["braket.ir.openqasm.program"]
     action["supportedResultTypes"][0]["observables"] = ["z"]
-    problems = check_fit(program(readout="readout x, y, z on all"), props)
+    p = program(readout="readout x, y, z on all")
+    assert check_fit(p, props) == []  # measured: only the basis changes matter
+    problems = check_fit(p, props, exact=True)
     assert problems == ["readouts need the observables x, y, which the device cannot measure"]
+
+
+def test_measured_readouts_need_the_basis_changes():
+    props = json.loads(FIXTURE.read_text())
+    action = props["action"]["braket.ir.openqasm.program"]
+    action["supportedOperations"].remove("si")
+    assert check_fit(program(readout="readout x, z on all"), props) == []
+    (problem,) = check_fit(program(readout="readout x, y, z on all"), props)
+    assert "basis changes h, si" in problem and "does not take si" in problem
 
 
 def test_unreadable_properties(tmp_path: Path):
@@ -105,3 +130,34 @@ def test_cli_fit(tmp_path: Path):
     fitting.write_text(HEAD % (3, "ry all  cnot chain", "readout z on all") + TAIL)
     r = CliRunner().invoke(app, ["fit", str(fitting), "--properties", str(FIXTURE)])
     assert r.exit_code == 0 and "model m fits" in r.output
+
+
+def test_cli_fit_reads_an_online_device_properties(monkeypatch: pytest.MonkeyPatch):
+    from typer.testing import CliRunner
+
+    from qrnnc.backends.braket import fit
+    from qrnnc.cli import app
+
+    class Properties:  # what AwsDevice(ARN).properties is: a schema object with .json()
+        def json(self) -> str:
+            return FIXTURE.read_text()
+
+    class FakeAwsDevice:
+        properties = Properties()
+
+    arns = []
+    monkeypatch.setattr(fit, "aws_device", lambda arn: arns.append(arn) or FakeAwsDevice())
+    arn = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
+    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--device", arn])
+    assert arns == [arn]
+    assert r.exit_code == 1 and "(2,3) -> 3-4" in r.output
+
+    def offline(arn: str):
+        raise RuntimeError("Unable to locate credentials")
+
+    monkeypatch.setattr(fit, "aws_device", offline)
+    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--device", arn])
+    assert r.exit_code == 1
+    assert "cannot read the properties" in r.output and "Unable to locate credentials" in r.output
+    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn"])
+    assert r.exit_code == 2 and "--properties FILE" in r.output
