@@ -212,5 +212,6 @@ def main() -> None:
 
 
 import qrnnc.cli_braket  # noqa: E402  (registers export, run)
-import qrnnc.cli_cost  # noqa: E402, F401  (registers estimate, fit)
+import qrnnc.cli_cost  # noqa: E402  (registers estimate, fit)
+import qrnnc.cli_robustness  # noqa: E402, F401  (registers analyze shots, noise)
 from qrnnc import cli_runs  # noqa: E402, F401  (registers train, eval, plot, analyze)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from qrnnc.program import Program
     from qrnnc.qrnn import QRNN
+    from qrnnc.tasks.base import TaskData
 
 INSTALL_HINT = "pip install -e '.[braket]'"
 BRAKET_STEPS_FORMAT = "qrnnc-braket-steps/1"
@@ -81,6 +82,31 @@ def _run_qrnn(path: Path, model: str | None) -> QRNN:
     if model is not None and model != net.program.model:
         raise _error(f"--model {model}: {path} holds model {net.program.model}")
     return net
+
+
+def load_qrnn_run(
+    run: Path, which: str, data: Path | None, split: str, *, command: str
+) -> tuple[QRNN, TaskData]:
+    """A run's trained QRNN and its task data, with `split` checked; errors exit 1."""
+    from qrnnc.qrnn import QRNN
+    from qrnnc.train import load_run, task_data
+
+    try:
+        cfg, net, _ = load_run(run, which)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise _error(str(e)) from None
+    if not isinstance(net, QRNN):
+        raise _error(
+            f"{run} holds a {type(net).__name__}; `{command}` evaluates QRNN runs only"
+            " (export a seq2seq run's encoder or decoder with `qrnnc export --model`)"
+        )
+    try:
+        task = task_data(cfg, data)
+    except (ValueError, FileNotFoundError) as e:
+        raise _error(str(e)) from None
+    if split not in task.splits:
+        raise _error(f"no split {split!r}; this task has {', '.join(task.splits)}")
+    return net, task
 
 
 def _file_qrnn(path: Path, model: str | None, seed: int) -> QRNN:
@@ -237,20 +263,6 @@ def _device(backend: BraketBackend, noise: str | None, qubits: int) -> Any:
         raise _error(str(e)) from None
 
 
-def _deviation(net: QRNN, trajectory: Any) -> float:
-    """How far the device's readouts lie from the exact expectations of the angles it ran."""
-    from qrnnc.cell import simulate
-
-    inputs = None if trajectory.inputs is None else trajectory.inputs.transpose(1, 0, 2)
-    exact = simulate(
-        net.program,
-        trajectory.angles.transpose(1, 0, 2),
-        params=net.phi.detach().double(),
-        inputs=inputs,
-    )
-    return float(abs(exact.numpy().transpose(1, 0, 2) - trajectory.readouts).max())
-
-
 def _readout_name(program: Program, k: int) -> str:
     obs, (a, b) = program.readout_obs[k], program.readout_wires[k]
     return f"z(q[{a}]) @ z(q[{b}])" if obs == "zz" else f"{obs}(q[{a}])"
@@ -350,26 +362,11 @@ def run_on_braket(
     """
     import torch
 
-    from qrnnc.qrnn import QRNN
     from qrnnc.tasks.base import add_scores
-    from qrnnc.train import collate, forward, load_run, task_data
+    from qrnnc.train import collate, forward
 
     braket = _braket()
-    try:
-        cfg, net, _ = load_run(run, which)
-    except (ValueError, FileNotFoundError, KeyError) as e:
-        raise _error(str(e)) from None
-    if not isinstance(net, QRNN):
-        raise _error(
-            f"{run} holds a {type(net).__name__}; `qrnnc run` evaluates QRNN runs only"
-            " (export a seq2seq run's encoder or decoder with `qrnnc export --model`)"
-        )
-    try:
-        task = task_data(cfg, data)
-    except (ValueError, FileNotFoundError) as e:
-        raise _error(str(e)) from None
-    if split not in task.splits:
-        raise _error(f"no split {split!r}; this task has {', '.join(task.splits)}")
+    net, task = load_qrnn_run(run, which, data, split, command="qrnnc run")
     dataset = task.splits[split]
     batch = collate(dataset, torch.arange(min(limit, len(dataset))), torch.device("cpu"))
     net.shots = None  # the reference is the exact forward pass
@@ -405,7 +402,7 @@ def run_on_braket(
             raise typer.Exit(1) from None
         raise _error(str(e)) from None
     braket_s = time.perf_counter() - started
-    deviation = _deviation(net, runner.last)
+    deviation = float(abs(braket.exact_readouts(net, runner.last) - runner.last.readouts).max())
 
     numba_m = task.summarize(add_scores({}, task.score(reference, batch)))
     braket_m = task.summarize(add_scores({}, task.score(logits, batch)))

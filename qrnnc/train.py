@@ -213,15 +213,23 @@ def forward(net: nn.Module, batch: Batch) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(
-    net: nn.Module, data: TaskData, split: str, batch: int, ctx: Context | None = None
+    net: nn.Module,
+    data: TaskData,
+    split: str,
+    batch: int,
+    ctx: Context | None = None,
+    *,
+    limit: int | None = None,
 ) -> dict[str, float]:
-    """The task's metrics on a split (sharded over ranks under DDP, then summed)."""
+    """The task's metrics on a split, or its first `limit` examples (sharded over ranks
+    under DDP, then summed)."""
     ctx = ctx or Context()
     dataset = data.splits[split]
     was_training = net.training
     net.eval()
     scores: dict[str, tuple[float, float]] = {}
-    idx = torch.arange(len(dataset))[ctx.rank :: ctx.world]
+    n = len(dataset) if limit is None else min(limit, len(dataset))
+    idx = torch.arange(n)[ctx.rank :: ctx.world]
     for part in idx.split(batch):
         b = collate(dataset, part, ctx.device)
         add_scores(scores, data.score(forward(net, b), b))

@@ -91,6 +91,7 @@ from qrnnc.backends.braket.runner import (  # noqa: E402
     TaskLimitError,
     TaskPlan,
     Trajectory,
+    exact_readouts,
     exact_trajectory,
 )
 
@@ -103,6 +104,7 @@ __all__ = [
     "Trajectory",
     "bases",
     "bind",
+    "exact_readouts",
     "exact_trajectory",
     "local_simulator",
     "prefix_circuit",

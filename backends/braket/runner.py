@@ -34,7 +34,7 @@ import torch
 from braket.circuits import Circuit, Gate, ResultType
 
 from qrnnc.backends.braket import lower
-from qrnnc.cell import real_dtype
+from qrnnc.cell import real_dtype, simulate
 from qrnnc.qrnn import QRNN
 
 
@@ -374,3 +374,19 @@ def exact_trajectory(net: QRNN, x: torch.Tensor) -> Trajectory:
         inputs,
         net.readouts.to(torch.float64).cpu().numpy(),
     )
+
+
+def exact_readouts(net: QRNN, trajectory: Trajectory) -> np.ndarray:
+    """The exact expectations (B, T, K) of the angles a device ran, by the numba/torch cell.
+
+    A device's readouts minus these is its estimation error alone (shot noise,
+    or noise channels), free of how that error fed back into later angles.
+    """
+    inputs = None if trajectory.inputs is None else trajectory.inputs.transpose(1, 0, 2)
+    exact = simulate(
+        net.program,
+        trajectory.angles.transpose(1, 0, 2),
+        params=net.phi.detach().double(),
+        inputs=inputs,
+    )
+    return exact.numpy().transpose(1, 0, 2)
