@@ -4,7 +4,7 @@
 
 Measures, side by side in one run (DESIGN.md, "Performance bar"; issue 4, part 7):
 
-1. forward+backward time and peak memory of the full QRNN (zoo/copying.qrnn with
+1. forward+backward time and peak memory of the full QRNN (zoo/copying/model.qrnn with
    `qubits n`) on a grid of n and T at B=64, numba vs torch, as ratios;
 2. memory flat in T: numba's peak at n=10, T=32 vs T=512, against the per-step
    activations autograd keeps for the classical parts;
@@ -75,7 +75,7 @@ MALLOC_ENV = {"MALLOC_TRIM_THRESHOLD_": str(64 * GIB), "MALLOC_MMAP_THRESHOLD_":
 
 def model_text(model: str, n: int | None) -> str:
     """A zoo config with its `qubits` line set to n (None: as written)."""
-    text = (ROOT / "zoo" / f"{model}.qrnn").read_text()
+    text = (ROOT / "zoo" / model / "model.qrnn").read_text()
     if n is None:
         return text
     found = re.search(r"^\s*qubits\s+(\d+)", text, re.MULTILINE)
@@ -1383,7 +1383,7 @@ def tables(results: dict[str, Any]) -> Tables:
         f"epoch = ceil({MNIST_SEQUENCES:,} / {BATCH}) batches of forward + backward + Adam"
         " step; data loading not included."
     )
-    title = "Sequential-MNIST epoch estimate (zoo/smnist.qrnn, numba, B=64)"
+    title = "Sequential-MNIST epoch estimate (zoo/smnist/model.qrnn, numba, B=64)"
     out.append((title, header.split("|"), rows, note))
     rows = [
         [t["target"], t["measured"], "met" if t["met"] else "missed", t["margin"]]

@@ -49,7 +49,7 @@ def main() -> None:
     console = Console()
 
     torch.manual_seed(args.seed)
-    compiled = qrnnc.load(Path(__file__).parent.parent / "zoo" / "copying.qrnn")
+    compiled = qrnnc.load(Path(__file__).parent.parent / "zoo" / "copying" / "model.qrnn")
     net = compiled.build(backend=args.backend)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     gen = torch.Generator().manual_seed(args.seed)

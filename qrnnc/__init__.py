@@ -1,6 +1,6 @@
 """qrnnc: a compiler and model zoo for hybrid quantum-classical RNNs.
 
-m = qrnnc.load("zoo/copying.qrnn")
+m = qrnnc.load("zoo/copying/model.qrnn")
 m.ir        # the typed IR (pydantic)
 m.program   # the flat gate Program every backend consumes
 net = m.build(backend="numba")       # a torch.nn.Module

@@ -18,7 +18,7 @@ Per step t, with h_0 = 0 (and c_0 = 0 for the LSTM) and e_t the input:
   (expRNN, Lezcano-Casado & Martinez-Rubio 2019), modReLU(z)_i =
   sign(z_i) relu(|z_i| + b_i) with a learned bias b.
 
-`python -m qrnnc.baselines zoo/*.qrnn` prints the matched hidden sizes as the
+`python -m qrnnc.baselines zoo/*/model.qrnn` prints the matched hidden sizes as the
 markdown table in docs/baselines.md.
 """
 
@@ -370,7 +370,9 @@ def matched_table(paths: Iterable[str | Path]) -> str:
             qrnn = compiled.build(name, backend="torch")
             counts = qrnn_counts(qrnn)
             target = counts["total"]
-            row = f"| {Path(path).stem}/{name} | {target} | {target - counts['embedding']} |"
+            file = Path(path)  # zoo/<entry>/model.qrnn is named by its entry
+            label = file.parent.name if file.name == "model.qrnn" else file.stem
+            row = f"| {label}/{name} | {target} | {target - counts['embedding']} |"
             for kind in KINDS:
                 h = matched_hidden(kind, qrnn.model_ir, out=qrnn.out, target=target)
                 total = count_at(kind, qrnn.model_ir, hidden=h, out=qrnn.out)

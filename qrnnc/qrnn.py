@@ -1,6 +1,6 @@
 """The QRNN as a torch.nn.Module: input, controller, quantum cell, head.
 
-    net = qrnnc.qrnn.build_qrnn(qrnnc.load("zoo/copying.qrnn"), backend="numba")
+    net = qrnnc.qrnn.build_qrnn(qrnnc.load("zoo/copying/model.qrnn"), backend="numba")
     logits = net(x)        # x: (B, T) tokens or (B, T, dim) features
     z = net.readouts       # (B, T, K) readouts of the last forward, in the graph
 

@@ -1,6 +1,6 @@
 """Sequence to sequence: an encoder and a decoder recurrence joined by Luong attention.
 
-    s2s = build_seq2seq(qrnnc.load("zoo/deen.qrnn"), backend="numba")
+    s2s = build_seq2seq(qrnnc.load("zoo/deen/model.qrnn"), backend="numba")
     logits = s2s(src, tgt_in, src_mask)      # (B, U, V), teacher forcing
     ids = s2s.greedy(src, src_mask, max_len=50, bos=2, eos=3)           # (B, <=50)
     hyps, scores = s2s.beam(src, src_mask, max_len=50, bos=2, eos=3, beam=4)

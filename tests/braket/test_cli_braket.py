@@ -65,14 +65,14 @@ def row(output: str, name: str) -> list[str]:
 
 
 def test_export_qasm_of_a_file_is_the_lowering():
-    result = invoke("export", ROOT / "zoo" / "psmnist.qrnn")
+    result = invoke("export", ROOT / "zoo" / "psmnist" / "model.qrnn")
     assert result.exit_code == 0, result.output
-    program = qrnnc.load(ROOT / "zoo" / "psmnist.qrnn").program
+    program = qrnnc.load(ROOT / "zoo" / "psmnist" / "model.qrnn").program
     assert result.output == lower.to_qasm(program)
 
 
 def test_export_qasm_needs_free_params_for_params_without_values(tmp_path):
-    smnist = ROOT / "zoo" / "smnist.qrnn"
+    smnist = ROOT / "zoo" / "smnist" / "model.qrnn"
     result = invoke("export", smnist)
     assert result.exit_code == 1
     assert "--free-params" in result.output
@@ -117,7 +117,7 @@ def test_export_braket_programs_give_the_forward_pass_readouts(tmp_path):
 
 def test_export_braket_reads_features_from_a_text_file(tmp_path):
     (tmp_path / "pixels.txt").write_text("0.1\n0.5\n-0.2\n")
-    smnist = ROOT / "zoo" / "smnist.qrnn"
+    smnist = ROOT / "zoo" / "smnist" / "model.qrnn"
     result = invoke("export", smnist, "--format", "braket", "--features", tmp_path / "pixels.txt")
     assert result.exit_code == 0, result.output
     steps = json.loads(result.output)["steps"]
@@ -187,8 +187,8 @@ import sys
 sys.modules["braket"] = None  # as if amazon-braket-sdk were not installed
 from typer.testing import CliRunner
 from qrnnc.cli import app
-check = CliRunner().invoke(app, ["check", "zoo/copying.qrnn"])
-export = CliRunner().invoke(app, ["export", "zoo/copying.qrnn"])
+check = CliRunner().invoke(app, ["check", "zoo/copying/model.qrnn"])
+export = CliRunner().invoke(app, ["export", "zoo/copying/model.qrnn"])
 print(check.exit_code, export.exit_code)
 print(export.output)
 """

@@ -114,7 +114,7 @@ def test_gates_match_what_the_runner_plans(shots, init):
 
 
 def test_depth_at_one_step_is_the_programs_depth():
-    p = load("zoo/copying.qrnn").program
+    p = load("zoo/copying/model.qrnn").program
     e = estimate(p, steps=1, sequences=1, shots=0, device="local")
     assert e.settings == ("*",)
     assert e.max_depth == p.resources.depth
@@ -361,7 +361,7 @@ def cli(*args: str):
 
 
 def test_cli_estimate_copying_as_json():
-    r = cli("estimate", "zoo/copying.qrnn", "--device", GARNET, "--shots", "1000",
+    r = cli("estimate", "zoo/copying/model.qrnn", "--device", GARNET, "--shots", "1000",
             "--samples", "10", "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
@@ -371,23 +371,23 @@ def test_cli_estimate_copying_as_json():
 
 
 def test_cli_estimate_table_and_errors(tmp_path: Path):
-    r = cli("estimate", "zoo/copying.qrnn", "--device", "local", "--steps", "4")
+    r = cli("estimate", "zoo/copying/model.qrnn", "--device", "local", "--steps", "4")
     assert r.exit_code == 0, r.output
     assert "estimated cost" in r.output and "$0.00" in r.output
     bare = tmp_path / "bare.qrnn"
     bare.write_text(HEAD % (2, "", "ry all", "readout z on all") + TAIL)
     r = cli("estimate", str(bare), "--device", "local")
     assert r.exit_code == 1 and "give --steps T" in r.output
-    r = cli("estimate", "zoo/copying.qrnn", "--device", "arn:aws:braket:::device/qpu/no/Such")
+    r = cli("estimate", "zoo/copying/model.qrnn", "--device", "arn:aws:braket:::device/qpu/no/Such")
     assert r.exit_code == 1 and "Known devices" in r.output and GARNET in r.output
 
 
 def test_cli_estimate_reads_a_run_folder(tmp_path: Path):
     from qrnnc import runs
 
-    doc = load("zoo/copying.qrnn").ir.model_dump(mode="json")
+    doc = load("zoo/copying/model.qrnn").ir.model_dump(mode="json")
     doc["task"]["delay"] = 10  # as `train --set delay=10` records it
-    cfg = runs.RunConfig(source="zoo/copying.qrnn", ir=doc)
+    cfg = runs.RunConfig(source="zoo/copying/model.qrnn", ir=doc)
     (tmp_path / runs.CONFIG).write_text(cfg.model_dump_json())
     r = cli("estimate", str(tmp_path), "--device", "local", "--json")
     assert r.exit_code == 0, r.output
@@ -418,7 +418,7 @@ DOC = Path(__file__).parents[2] / "docs" / "braket_cost.md"
 
 def test_doc_example_numbers_are_the_estimates():
     text = DOC.read_text(encoding="utf-8")
-    e = estimate(load("zoo/copying.qrnn").program, steps=121, sequences=10, shots=1000,
+    e = estimate(load("zoo/copying/model.qrnn").program, steps=121, sequences=10, shots=1000,
                  device=GARNET)  # fmt: skip
     for number in (f"{e.tasks:,}", f"{e.gates_total:,}", f"${e.cost_usd:,.2f}",
                    f"{e.max_gates:,} ({e.max_two_qubit_gates:,})", f"{e.max_depth:,}"):  # fmt: skip

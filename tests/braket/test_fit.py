@@ -59,7 +59,7 @@ def test_decomposed_controlled_rotation_needs_its_parts():
 
 
 def test_unconnected_pairs_are_named_with_device_qubits():
-    copying = load("zoo/copying.qrnn").program  # cnot ring on 6 qubits
+    copying = load("zoo/copying/model.qrnn").program  # cnot ring on 6 qubits
     (problem,) = check_fit(copying, FIXTURE)
     assert "2 of the cell's 6 two-qubit pairs are not coupled" in problem
     assert "(2,3) -> 3-4, (5,0) -> 6-1" in problem
@@ -73,7 +73,7 @@ def test_too_many_qubits():
 
 
 def test_verbatim_needs_native_gates_and_cannot_route():
-    problems = check_fit(load("zoo/copying.qrnn").program, FIXTURE, verbatim=True)
+    problems = check_fit(load("zoo/copying/model.qrnn").program, FIXTURE, verbatim=True)
     assert any("native gates only (cz, prx)" in p and "ry, rx, rz, cnot" in p for p in problems)
     assert any("verbatim circuits are not routed" in p for p in problems)
 
@@ -81,7 +81,7 @@ def test_verbatim_needs_native_gates_and_cannot_route():
 def test_fully_connected_device_has_no_coupling_problems():
     props = json.loads(FIXTURE.read_text())
     props["paradigm"]["connectivity"] = {"fullyConnected": True, "connectivityGraph": {}}
-    assert check_fit(load("zoo/copying.qrnn").program, props) == []
+    assert check_fit(load("zoo/copying/model.qrnn").program, props) == []
 
 
 def test_readout_observables_must_be_measurable():
@@ -121,9 +121,11 @@ def test_cli_fit(tmp_path: Path):
 
     from qrnnc.cli import app
 
-    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--properties", str(FIXTURE)])
+    r = CliRunner().invoke(app, ["fit", "zoo/copying/model.qrnn", "--properties", str(FIXTURE)])
     assert r.exit_code == 1 and "(2,3) -> 3-4" in r.output
-    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--properties", str(FIXTURE), "--json"])
+    r = CliRunner().invoke(
+        app, ["fit", "zoo/copying/model.qrnn", "--properties", str(FIXTURE), "--json"]
+    )
     data = json.loads(r.output)
     assert data["fits"] is False and len(data["problems"]) == 1
     fitting = tmp_path / "chain.qrnn"
@@ -148,7 +150,7 @@ def test_cli_fit_reads_an_online_device_properties(monkeypatch: pytest.MonkeyPat
     arns = []
     monkeypatch.setattr(fit, "aws_device", lambda arn: arns.append(arn) or FakeAwsDevice())
     arn = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
-    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--device", arn])
+    r = CliRunner().invoke(app, ["fit", "zoo/copying/model.qrnn", "--device", arn])
     assert arns == [arn]
     assert r.exit_code == 1 and "(2,3) -> 3-4" in r.output
 
@@ -156,8 +158,8 @@ def test_cli_fit_reads_an_online_device_properties(monkeypatch: pytest.MonkeyPat
         raise RuntimeError("Unable to locate credentials")
 
     monkeypatch.setattr(fit, "aws_device", offline)
-    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn", "--device", arn])
+    r = CliRunner().invoke(app, ["fit", "zoo/copying/model.qrnn", "--device", arn])
     assert r.exit_code == 1
     assert "cannot read the properties" in r.output and "Unable to locate credentials" in r.output
-    r = CliRunner().invoke(app, ["fit", "zoo/copying.qrnn"])
+    r = CliRunner().invoke(app, ["fit", "zoo/copying/model.qrnn"])
     assert r.exit_code == 2 and "--properties FILE" in r.output

@@ -135,7 +135,7 @@ def test_the_project_and_its_cli_load_without_braket():
     code = """
 import sys, json
 import qrnnc, qrnnc.cli, qrnnc.qrnn, qrnnc.train, qrnnc.backends.numba_sv
-qrnnc.load("zoo/copying.qrnn").build()
+qrnnc.load("zoo/copying/model.qrnn").build()
 print(json.dumps(sorted(m for m in sys.modules if m == "braket" or m.startswith("braket."))))
 """
     done = subprocess.run(

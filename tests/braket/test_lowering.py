@@ -28,9 +28,9 @@ from qrnnc.cell import simulate
 from qrnnc.gates import GATE_NAMES, GATES
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-ZOO = sorted((ROOT / "zoo").glob("*.qrnn"))
+ZOO = sorted((ROOT / "zoo").glob("*/model.qrnn"))
 ZOO_PROGRAMS = [
-    (f"{p.stem}:{name}", prog) for p in ZOO for name, prog in qrnnc.load(p).programs.items()
+    (f"{p.parent.name}:{name}", prog) for p in ZOO for name, prog in qrnnc.load(p).programs.items()
 ]
 ZOO_IDS = [name for name, _ in ZOO_PROGRAMS]
 EXACT = 1e-10
@@ -162,7 +162,7 @@ def test_step_circuit_errors_say_what_to_pass():
         lower.step_circuit(program, np.zeros(3), x=np.zeros(2))
     with pytest.raises(ValueError, match=r"pass x of shape \(2,\)"):
         lower.step_circuit(program, np.zeros(1))
-    smnist = qrnnc.load(ROOT / "zoo" / "smnist.qrnn").program  # `param` without a value
+    smnist = qrnnc.load(ROOT / "zoo" / "smnist" / "model.qrnn").program  # `param` without a value
     with pytest.raises(ValueError, match="--free-params"):
         lower.to_qasm(smnist)
 

@@ -30,8 +30,8 @@ from qrnnc.qrnn import build_qrnn
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 EXACT = 1e-8
 ZOO_MODELS = [
-    (path.stem, name)
-    for path in sorted((ROOT / "zoo").glob("*.qrnn"))
+    (path.parent.name, name)
+    for path in sorted((ROOT / "zoo").glob("*/model.qrnn"))
     for name in qrnnc.load(path).programs
 ]
 
@@ -78,7 +78,7 @@ def sv():
 @pytest.mark.parametrize(("file", "model"), ZOO_MODELS, ids=[f"{f}:{m}" for f, m in ZOO_MODELS])
 def test_zoo_models_equal_numba_at_zero_shots(file, model, exact, sv):
     torch.manual_seed(0)
-    net = build_qrnn(qrnnc.load(ROOT / "zoo" / f"{file}.qrnn"), model, dtype=torch.float64)
+    net = build_qrnn(qrnnc.load(ROOT / "zoo" / file / "model.qrnn"), model, dtype=torch.float64)
     net.eval()
     x = inputs_for(net, batch=2, steps=3)
     with torch.no_grad():

@@ -12,7 +12,7 @@ import pytest
 import qrnnc
 
 ROOT = Path(__file__).parents[2]
-COPYING = "zoo/copying.qrnn"
+COPYING = "zoo/copying/model.qrnn"
 ANGLE = "model m { qubits 1 cell { ry all <- "
 
 
@@ -32,7 +32,7 @@ def test_check_ok():
     r = run("check", COPYING)
     assert r.returncode == 0, r.stderr
     assert r.stdout == (
-        "zoo/copying.qrnn: ok — model copying: 6 qubits, 30 controller angles, 18 readouts\n"
+        "zoo/copying/model.qrnn: ok — model copying: 6 qubits, 30 controller angles, 18 readouts\n"
     )
     assert r.stderr == ""
 
@@ -119,7 +119,7 @@ def test_check_two_files_one_bad(tmp_path: Path):
     bad.write_text("model m { qubits 0 }\n", encoding="utf-8")
     r = run("check", str(bad), COPYING)
     assert_user_error(r)
-    assert "zoo/copying.qrnn: ok — model copying" in r.stdout
+    assert "zoo/copying/model.qrnn: ok — model copying" in r.stdout
     assert f"{bad}:1:" in r.stderr
 
 

@@ -28,7 +28,7 @@ from qrnnc.gates import GATE_NAMES
 ROOT = Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "dsl.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
-ZOO = sorted((ROOT / "zoo").glob("*.qrnn"))
+ZOO = sorted((ROOT / "zoo").glob("*/model.qrnn"))
 EXAMPLE_FILE = "example.qrnn"
 
 # Fields set by the syntax itself, never written as `key=value`.
@@ -275,11 +275,11 @@ def test_task_input_rules_are_listed():
 
 
 def test_zoo_is_there():
-    names = {p.stem for p in ZOO}
+    names = {p.parent.name for p in ZOO}
     assert {"copying", "smnist", "psmnist", "imdb", "ptb", "deen"} <= names
 
 
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.parent.name)
 def test_zoo_file_compiles(path: Path):
     m = qrnnc.load(path)
     assert m.ir.task is not None and m.ir.train is not None

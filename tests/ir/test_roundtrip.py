@@ -11,10 +11,10 @@ from qrnnc.ir import IR
 from qrnnc.program import Program
 
 ROOT = Path(__file__).resolve().parents[2]
-ZOO = sorted((ROOT / "zoo").glob("*.qrnn"))
+ZOO = sorted((ROOT / "zoo").glob("*/model.qrnn"))
 
 
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.parent.name)
 def test_ir_round_trips_exactly(path: Path) -> None:
     m = qrnnc.load(path)
     again = IR.model_validate_json(m.ir.model_dump_json())
@@ -22,7 +22,7 @@ def test_ir_round_trips_exactly(path: Path) -> None:
     assert again.model_dump_json() == m.ir.model_dump_json()
 
 
-@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", ZOO, ids=lambda p: p.parent.name)
 def test_program_round_trips_and_recompiles_from_ir_json(path: Path) -> None:
     m = qrnnc.load(path)
     for program in m.programs.values():
@@ -33,13 +33,13 @@ def test_program_round_trips_and_recompiles_from_ir_json(path: Path) -> None:
 
 
 def test_ir_is_frozen() -> None:
-    m = qrnnc.load(ROOT / "zoo" / "copying.qrnn")
+    m = qrnnc.load(ROOT / "zoo" / "copying" / "model.qrnn")
     with pytest.raises(Exception, match="frozen"):
         m.ir.models[0].qubits = 7  # type: ignore[misc]
 
 
 def test_ir_json_names_its_version_and_kinds() -> None:
-    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying.qrnn").ir.model_dump_json())
+    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying" / "model.qrnn").ir.model_dump_json())
     assert data["version"] == 1
     model = data["models"][0]
     assert model["controller"]["kind"] == "mlp"
@@ -49,14 +49,14 @@ def test_ir_json_names_its_version_and_kinds() -> None:
 
 
 def test_ir_json_with_unknown_kind_is_rejected() -> None:
-    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying.qrnn").ir.model_dump_json())
+    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying" / "model.qrnn").ir.model_dump_json())
     data["models"][0]["cell"][0]["kind"] = "teleport"
     with pytest.raises(ValueError, match="teleport"):
         IR.model_validate(data)
 
 
 def test_ir_from_json_is_validated_with_locations() -> None:
-    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying.qrnn").ir.model_dump_json())
+    data = json.loads(qrnnc.load(ROOT / "zoo" / "copying" / "model.qrnn").ir.model_dump_json())
     data["models"][0]["qubits"] = 2
     data["models"][0]["cell"][0]["target"] = {"kind": "qubits", "items": [
         {"kind": "index", "index": 5, "span": {"line": 7, "column": 12, "end_line": 7,

@@ -309,7 +309,7 @@ task translation(src="fr", tgt="en", beam=4)
 
 
 def test_copying_zoo_resources():
-    m = qrnnc.load(ROOT / "zoo" / "copying.qrnn")
+    m = qrnnc.load(ROOT / "zoo" / "copying" / "model.qrnn")
     r = m.program.resources
     assert r.qubits == 6
     assert r.gates == 42
@@ -336,7 +336,7 @@ def test_depth_counts():
 
 
 def test_ir_json_roundtrip():
-    m = qrnnc.loads(ROOT.joinpath("zoo", "copying.qrnn").read_text(), file="copying.qrnn")
+    m = qrnnc.loads(ROOT.joinpath("zoo", "copying", "model.qrnn").read_text(), file="copying.qrnn")
     assert m.ir.file == "copying.qrnn"
     again = qrnnc.IR.model_validate_json(m.ir.model_dump_json())
     assert again == m.ir

@@ -27,7 +27,7 @@ from qrnnc.parser import MAX_DEPTH, MAX_TREE_DEPTH, parser
 
 ROOT = Path(__file__).resolve().parents[2]
 # Globbed when the tests are collected: every zoo file, the new ones included.
-ZOO_TEXTS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "zoo").glob("*.qrnn"))]
+ZOO_TEXTS = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "zoo").glob("*/model.qrnn"))]
 assert ZOO_TEXTS, f"no zoo files under {ROOT / 'zoo'}"
 FILE = "fuzz.qrnn"
 

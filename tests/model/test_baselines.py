@@ -58,7 +58,11 @@ def sample(m: ir.Model, batch: int = 3, steps: int = 5) -> torch.Tensor:
 
 
 def zoo_cases() -> list[tuple[str, str]]:
-    return [(p.stem, name) for p in sorted(ZOO.glob("*.qrnn")) for name in qrnnc.load(p).programs]
+    return [
+        (p.parent.name, name)
+        for p in sorted(ZOO.glob("*/model.qrnn"))
+        for name in qrnnc.load(p).programs
+    ]
 
 
 def recurrent_weight(net: Baseline) -> torch.Tensor:
@@ -107,7 +111,7 @@ def test_fused_evaluation_matches_the_stepped_recurrence(kind: str) -> None:
 
 
 def test_same_input_layer_and_head_as_the_qrnn() -> None:
-    qrnn = qrnnc.load(ZOO / "psmnist.qrnn").build(backend="torch")
+    qrnn = qrnnc.load(ZOO / "psmnist" / "model.qrnn").build(backend="torch")
     net = build_baseline("gru", qrnn.model_ir, out=qrnn.out, hidden=9)
     assert type(net.embed) is type(qrnn.embed)
     assert net.head is not None and qrnn.head is not None
@@ -189,13 +193,13 @@ def test_counts_follow_the_documented_formulas(kind: str, input: str, head: str)
 
 
 def test_parameter_count_of_a_qrnn_is_its_total() -> None:
-    qrnn = qrnnc.load(ZOO / "smnist.qrnn").build(backend="torch")
+    qrnn = qrnnc.load(ZOO / "smnist" / "model.qrnn").build(backend="torch")
     assert parameter_count(qrnn) == qrnn_parameter_counts(qrnn)["total"]
 
 
 @pytest.mark.parametrize(("file", "name"), zoo_cases())
 def test_matching_lands_within_5_percent_for_every_zoo_model(file: str, name: str) -> None:
-    qrnn = qrnnc.load(ZOO / f"{file}.qrnn").build(name, backend="torch")
+    qrnn = qrnnc.load(ZOO / file / "model.qrnn").build(name, backend="torch")
     target = qrnn_parameter_counts(qrnn)["total"]
     for kind in KINDS:
         hidden = build_baseline(kind, qrnn.model_ir, out=qrnn.out, match=target).hidden
@@ -326,9 +330,9 @@ def test_a_seed_fixes_the_weights_and_the_outputs(kind: str) -> None:
 
 
 def test_the_docs_table_is_the_one_the_script_prints() -> None:
-    table = matched_table(ZOO / f"{name}.qrnn" for name in TABLE_FILES)
+    table = matched_table(ZOO / name / "model.qrnn" for name in TABLE_FILES)
     doc = DOC.read_text(encoding="utf-8")
-    assert table in doc, "regenerate it: python -m qrnnc.baselines zoo/{...}.qrnn"
+    assert table in doc, "regenerate it: python -m qrnnc.baselines zoo/{...}/model.qrnn"
     assert re.search(r"python -m qrnnc\.baselines", doc)
 
 

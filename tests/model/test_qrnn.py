@@ -21,9 +21,9 @@ BACKENDS = ("torch", "numba")
 def zoo_cases() -> list[tuple[str, str]]:
     """(file, model) for every model of every zoo file."""
     cases = []
-    for path in sorted(ZOO.glob("*.qrnn")):
+    for path in sorted(ZOO.glob("*/model.qrnn")):
         for model in qrnnc.load(path).programs:
-            cases.append((path.name, model))
+            cases.append((str(path.relative_to(ZOO)), model))
     return cases
 
 
@@ -107,12 +107,15 @@ def test_backends_agree_on_outputs_and_gradients(file: str, model: str) -> None:
 
 def test_every_zoo_file_has_a_case() -> None:
     files = {f for f, _ in zoo_cases()}
-    assert files == {p.name for p in ZOO.glob("*.qrnn")}
-    assert ("deen.qrnn", "encoder") in zoo_cases() and ("deen.qrnn", "decoder") in zoo_cases()
+    assert files == {str(p.relative_to(ZOO)) for p in ZOO.glob("*/model.qrnn")}
+    assert ("deen/model.qrnn", "encoder") in zoo_cases() and (
+        "deen/model.qrnn",
+        "decoder",
+    ) in zoo_cases()
 
 
 def test_multi_model_file_needs_a_name() -> None:
-    compiled = qrnnc.load(ZOO / "deen.qrnn")
+    compiled = qrnnc.load(ZOO / "deen" / "model.qrnn")
     with pytest.raises(ValueError, match=r"encoder, decoder.*model=NAME"):
         build_qrnn(compiled, backend="numba")
     with pytest.raises(ValueError, match="no model 'middle'"):
@@ -266,7 +269,9 @@ def test_static_params_start_as_written_or_uniform_and_seeded() -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_state_dict_round_trip_gives_identical_outputs(backend: str) -> None:
-    compiled = qrnnc.load(ZOO / "psmnist.qrnn")  # controller, static params and an mlp head
+    compiled = qrnnc.load(
+        ZOO / "psmnist" / "model.qrnn"
+    )  # controller, static params and an mlp head
     torch.manual_seed(0)
     a = build_qrnn(compiled, backend=backend).eval()
     torch.manual_seed(1)
@@ -284,14 +289,14 @@ def test_state_dict_round_trip_gives_identical_outputs(backend: str) -> None:
 
 
 def test_state_dict_has_embedding_and_no_empty_phi() -> None:
-    net = build_qrnn(qrnnc.load(ZOO / "copying.qrnn"), backend="numba")
+    net = build_qrnn(qrnnc.load(ZOO / "copying" / "model.qrnn"), backend="numba")
     keys = {key.split(".")[0] for key in net.state_dict()}
     assert keys == {"embed", "controller", "head"}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_seeded_runs_are_deterministic(backend: str) -> None:
-    compiled = qrnnc.load(ZOO / "copying.qrnn")  # dropout 0.1: train mode draws masks
+    compiled = qrnnc.load(ZOO / "copying" / "model.qrnn")  # dropout 0.1: train mode draws masks
 
     def run() -> tuple[torch.Tensor, torch.Tensor]:
         torch.manual_seed(7)
@@ -366,7 +371,7 @@ def test_parameter_counts_add_up() -> None:
         assert set(counts) == {"embedding", "controller", "static_params", "head", "total"}
         assert counts["total"] == sum(p.numel() for p in net.parameters())
         assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
-    net = build_qrnn(qrnnc.load(ZOO / "copying.qrnn"), backend="numba")
+    net = build_qrnn(qrnnc.load(ZOO / "copying" / "model.qrnn"), backend="numba")
     assert parameter_counts(net)["embedding"] == 10 * 16
     assert parameter_counts(net)["head"] == 18 * 10 + 10
 
@@ -486,7 +491,9 @@ def test_bad_features(dim: int, x: torch.Tensor, match: str) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_torch_backend_runs_on_the_gpu() -> None:
     torch.manual_seed(0)
-    cpu = build_qrnn(qrnnc.load(ZOO / "psmnist.qrnn"), backend="torch", dtype=torch.float64).eval()
+    cpu = build_qrnn(
+        qrnnc.load(ZOO / "psmnist" / "model.qrnn"), backend="torch", dtype=torch.float64
+    ).eval()
     gpu = QRNN.from_config(cpu.config()).to("cuda").eval()
     gpu.load_state_dict(cpu.state_dict())
     x = torch.rand(2, 4, 1, dtype=torch.float64)

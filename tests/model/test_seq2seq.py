@@ -292,7 +292,7 @@ def test_cut_at() -> None:
 
 def test_zoo_deen_builds_and_runs_forward() -> None:
     torch.manual_seed(0)
-    net = build_seq2seq(qrnnc.load(ROOT / "zoo" / "deen.qrnn"))
+    net = build_seq2seq(qrnnc.load(ROOT / "zoo" / "deen" / "model.qrnn"))
     assert net.attention_kind == "dot"
     assert isinstance(net.encoder, QRNN) and net.encoder.head is None
     src = torch.randint(0, 8000, (2, 6))

@@ -47,7 +47,7 @@ def test_wheel_contains_package_grammar_and_zoo(wheel: Path) -> None:
     assert "qrnnc/__init__.py" in names
     assert "qrnnc/grammar/qrnn.lark" in names
     assert "qrnnc/backends/__init__.py" in names
-    assert "qrnnc/zoo/copying.qrnn" in names
+    assert "qrnnc/zoo/copying/model.qrnn" in names
 
 
 def test_installed_wheel_checks_a_shipped_zoo_file(wheel: Path, tmp_path: Path) -> None:
@@ -69,7 +69,7 @@ def test_installed_wheel_checks_a_shipped_zoo_file(wheel: Path, tmp_path: Path) 
     )  # fmt: skip
     where = subprocess.run(
         [py, "-c", "import qrnnc, importlib.resources as r;"
-         "print(qrnnc.__file__); print(r.files('qrnnc.zoo') / 'copying.qrnn')"],
+         "print(qrnnc.__file__); print(r.files('qrnnc.zoo') / 'copying' / 'model.qrnn')"],
         check=True, capture_output=True, text=True, cwd=tmp_path,
     ).stdout.split()  # fmt: skip
     assert where[0].startswith(purelib), where

@@ -58,7 +58,7 @@ def test_a_zoo_model_trains_an_epoch_on_its_fixture(zoo, writer, metric, tmp_pat
 
 def test_translation_trains_an_epoch_and_eval_reports_bleu(tmp_path):
     data = write_parallel(tmp_path / "data")
-    run, valid = _train([ROOT / "zoo" / "deen.qrnn", "--data", data], tmp_path)
+    run, valid = _train([ROOT / "zoo" / "deen" / "model.qrnn", "--data", data], tmp_path)
     assert "nll" in valid
     result = CliRunner().invoke(app, ["eval", str(run), "--split", "test"])
     assert result.exit_code == 0, result.output
@@ -76,14 +76,16 @@ def test_adding_trains_an_epoch(tmp_path):
 
 def test_a_baseline_trains_on_the_same_task_with_a_matched_size(tmp_path):
     data = write_mnist(tmp_path / "data")
-    run, _ = _train([ROOT / "zoo" / "smnist.qrnn", "--data", data, "--baseline", "gru"], tmp_path)
+    run, _ = _train(
+        [ROOT / "zoo" / "smnist" / "model.qrnn", "--data", data, "--baseline", "gru"], tmp_path
+    )
     assert runs.read_config(run).baseline == "gru"
 
 
 def test_a_missing_data_folder_is_named(tmp_path):
     result = CliRunner().invoke(
-        app, ["train", str(ROOT / "zoo" / "smnist.qrnn"), "--data", str(tmp_path / "nope"),
-              "--out", str(tmp_path / "run")],
+        app, ["train", str(ROOT / "zoo" / "smnist" / "model.qrnn"),
+              "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")],
     )  # fmt: skip
     assert result.exit_code != 0
     assert "nope" in result.output
@@ -91,7 +93,9 @@ def test_a_missing_data_folder_is_named(tmp_path):
 
 def test_translation_baseline_trains_and_its_checkpoint_rebuilds(tmp_path):
     data = write_parallel(tmp_path / "data")
-    run, _ = _train([ROOT / "zoo" / "deen.qrnn", "--data", data, "--baseline", "lstm"], tmp_path)
+    run, _ = _train(
+        [ROOT / "zoo" / "deen" / "model.qrnn", "--data", data, "--baseline", "lstm"], tmp_path
+    )
     result = CliRunner().invoke(app, ["eval", str(run), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "bleu" in result.output
