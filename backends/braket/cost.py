@@ -7,7 +7,7 @@ that share a setting are measured together: X on every qubit, Y on every
 qubit, Z and ZZ together). Per sequence of T steps that is T x settings tasks
 and, with G gates per step, settings x G x T(T+1)/2 gates: quadratic in T.
 
-    est = estimate(program, steps=121, sequences=10, shots=1000,
+    est = estimate(program, steps=111, sequences=10, shots=1000,
                    device="arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet")
     check_budget(est, max_cost=7000)    # refuses AWS devices without a ceiling
 

@@ -1,14 +1,16 @@
 """Sequential MNIST (`smnist`) and permuted sequential MNIST (`psmnist`).
 
-Reads the four idx files of MNIST, or of any 28x28 set in the same format
-(Fashion-MNIST), from a folder: train-images-idx3-ubyte, train-labels-idx1-ubyte,
+Reads the four idx files of MNIST, or of any set of square images in the same
+format (Fashion-MNIST at 28x28, scikit-learn's digits at 8x8 via `qrnnc data
+digits`), from a folder: train-images-idx3-ubyte, train-labels-idx1-ubyte,
 t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or gzipped (`.gz`),
 with `-` or `.` before `idx` (both spellings are in circulation). The folder
 itself or its `raw/` subfolder (torchvision's layout) may hold them.
 
-An image is a sequence of 784 steps, one pixel/255 a step (x: (784, 1) float32),
-in row-major order; psmnist reorders the pixels by one permutation drawn from
-`perm_seed`. The label is read at the last step. The idx files have no
+An image of side x side pixels (read from the idx header; train and test must
+agree) is a sequence of side*side steps, one pixel/255 a step (x: (side*side, 1)
+float32; 784 for MNIST), in row-major order; psmnist reorders the pixels by one
+permutation of side*side drawn from `perm_seed`. The label is read at the last step. The idx files have no
 validation split: 1/12 of train (5,000 of 60,000) is carved off by a fixed
 permutation, the same for every run.
 """
@@ -30,7 +32,7 @@ from qrnnc.tasks.base import DataError, data_folder
 from qrnnc.tasks.metrics import LastClassification
 from qrnnc.tasks.splits import SPLITS, carve, check_sizes, pick
 
-SIDE = 28
+SIDE = 28  # MNIST's and Fashion-MNIST's; other square sizes are read from the header
 VALID_FRACTION = 1 / 12
 # The idx type codes (the third byte of the magic number) and their big-endian dtypes.
 IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -106,12 +108,13 @@ def find_files(folder: Path) -> dict[str, Path]:
 
 
 def read_pairs(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (n, 784) uint8 and labels (n,) from one pair of idx files, checked."""
+    """Images (n, side*side) uint8 and labels (n,) from one pair of idx files, checked."""
     images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE) or images.dtype != np.uint8:
+    square = images.ndim == 3 and images.shape[1] == images.shape[2] and images.shape[1] > 0
+    if not square or images.dtype != np.uint8:
         raise DataError(
-            f"{images_path}: expected {SIDE}x{SIDE} uint8 images (n x {SIDE} x {SIDE}),"
-            f" found {' x '.join(map(str, images.shape))} {images.dtype}"
+            f"{images_path}: expected square uint8 images (n x side x side, {SIDE}x{SIDE}"
+            f" for MNIST), found {' x '.join(map(str, images.shape))} {images.dtype}"
         )
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(
@@ -120,11 +123,16 @@ def read_pairs(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
         )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
         raise DataError(f"{labels_path}: labels must be 0..9, found {labels.min()}..{labels.max()}")
-    return images.reshape(len(images), SIDE * SIDE), labels.astype(np.int64)
+    return images.reshape(len(images), -1), labels.astype(np.int64)
+
+
+def side_of(flat: np.ndarray) -> str:
+    side = math.isqrt(flat.shape[1])
+    return f"{side}x{side}"
 
 
 class PixelSplit(Dataset):
-    """Images as pixel sequences: x (784, 1) float32 in [0, 1], y the label."""
+    """Images as pixel sequences: x (side*side, 1) float32 in [0, 1], y the label."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, perm: torch.Tensor | None) -> None:
         self.images = torch.from_numpy(np.ascontiguousarray(images))
@@ -146,10 +154,10 @@ class MnistData(LastClassification):
     perm: torch.Tensor | None = None  # psmnist's pixel order: step t shows pixel perm[t]
 
 
-def permutation(perm_seed: int) -> torch.Tensor:
-    """psmnist's fixed pixel order."""
+def permutation(perm_seed: int, side: int = SIDE) -> torch.Tensor:
+    """psmnist's fixed pixel order for side x side images."""
     gen = torch.Generator().manual_seed(perm_seed)
-    return torch.randperm(SIDE * SIDE, generator=gen)
+    return torch.randperm(side * side, generator=gen)
 
 
 def load(
@@ -165,13 +173,21 @@ def load(
     files = find_files(folder)
     train_x, train_y = read_pairs(files["train images"], files["train labels"])
     test_x, test_y = read_pairs(files["test images"], files["test labels"])
+    if train_x.shape[1] != test_x.shape[1]:
+        raise DataError(
+            f"{files['test images']}: {side_of(test_x)} images, but"
+            f" {files['train images'].name} holds {side_of(train_x)} images; both files"
+            " must come from the same set"
+        )
+    steps = train_x.shape[1]
     fit, valid = carve(len(train_y), VALID_FRACTION, f"{folder} ({task.name})")
     parts = {
         "train": (train_x[fit], train_y[fit]),
         "valid": (train_x[valid], train_y[valid]),
         "test": (test_x, test_y),
     }
-    perm = permutation(task.perm_seed) if isinstance(task, ir.PsmnistTask) else None
+    side = math.isqrt(steps)
+    perm = permutation(task.perm_seed, side) if isinstance(task, ir.PsmnistTask) else None
     splits = {}
     for split in SPLITS:
         x, y = parts[split]
@@ -187,11 +203,12 @@ def load(
         n_out=10,
         target="last",
         source=(
-            f"{folder}: {names}; valid = {len(valid)} images carved from train"
+            f"{folder}: {names}; {side}x{side} images, {steps} steps;"
+            f" valid = {len(valid)} images carved from train"
             f" (fixed permutation){order}"
         ),
         metric="accuracy",
         higher_is_better=True,
-        info={"steps": SIDE * SIDE} | {f"{s}_size": len(splits[s]) for s in SPLITS},
+        info={"steps": steps, "side": side} | {f"{s}_size": len(splits[s]) for s in SPLITS},
         perm=perm,
     )

@@ -365,9 +365,9 @@ def test_cli_estimate_copying_as_json():
             "--samples", "10", "--json")  # fmt: skip
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
-    assert data["steps"] == 100 + 2 * 10 + 1  # the task's delay + 2 x length + 1
-    assert data["tasks"] == 10 * 121 * 3
-    assert data["cost_usd"] == pytest.approx(3630 * 0.30 + 3_630_000 * 0.00145)
+    assert data["steps"] == 100 + 2 * 5 + 1  # the task's delay + 2 x length + 1
+    assert data["tasks"] == 10 * 111 * 3
+    assert data["cost_usd"] == pytest.approx(3330 * 0.30 + 3_330_000 * 0.00145)
 
 
 def test_cli_estimate_table_and_errors(tmp_path: Path):
@@ -391,7 +391,7 @@ def test_cli_estimate_reads_a_run_folder(tmp_path: Path):
     (tmp_path / runs.CONFIG).write_text(cfg.model_dump_json())
     r = cli("estimate", str(tmp_path), "--device", "local", "--json")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["steps"] == 10 + 2 * 10 + 1
+    assert json.loads(r.output)["steps"] == 10 + 2 * 5 + 1
     r = cli("estimate", str(tmp_path / "nothing"), "--device", "local")
     assert r.exit_code == 1
 
@@ -418,7 +418,7 @@ DOC = Path(__file__).parents[2] / "docs" / "braket_cost.md"
 
 def test_doc_example_numbers_are_the_estimates():
     text = DOC.read_text(encoding="utf-8")
-    e = estimate(load("zoo/copying/model.qrnn").program, steps=121, sequences=10, shots=1000,
+    e = estimate(load("zoo/copying/model.qrnn").program, steps=111, sequences=10, shots=1000,
                  device=GARNET)  # fmt: skip
     for number in (f"{e.tasks:,}", f"{e.gates_total:,}", f"${e.cost_usd:,.2f}",
                    f"{e.max_gates:,} ({e.max_two_qubit_gates:,})", f"{e.max_depth:,}"):  # fmt: skip
