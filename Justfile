@@ -9,7 +9,7 @@ setup:
 
 # the main job: set up, check every zoo model, train the copying QRNN (delay 20) and evaluate it
 run: setup check-zoo
-    {{venv}}/bin/qrnnc train zoo/copying/model.qrnn --out runs/copying --overwrite --set delay=20 --set length=5 --train-size 9600 --valid-size 512 --test-size 512 --epochs 4 --lr 0.01
+    {{venv}}/bin/qrnnc train zoo/copying/model.qrnn --out runs/copying --overwrite --set delay=20 --set length=5 --train-size 9600 --valid-size 512 --test-size 512 --epochs 8 --lr 0.005
     {{venv}}/bin/qrnnc eval runs/copying
 
 # what CI runs, from nothing: fresh venv, install, ruff, pytest

@@ -10,9 +10,9 @@ itself or its `raw/` subfolder (torchvision's layout) may hold them.
 An image of side x side pixels (read from the idx header; train and test must
 agree) is a sequence of side*side steps, one pixel/255 a step (x: (side*side, 1)
 float32; 784 for MNIST), in row-major order; psmnist reorders the pixels by one
-permutation of side*side drawn from `perm_seed`. The label is read at the last step. The idx files have no
-validation split: 1/12 of train (5,000 of 60,000) is carved off by a fixed
-permutation, the same for every run.
+permutation of side*side drawn from `perm_seed`. The label is read at the last
+step. The idx files have no validation split: 1/12 of train (5,000 of 60,000
+for MNIST) is carved off by a fixed permutation, the same for every run.
 """
 
 from __future__ import annotations
@@ -107,14 +107,23 @@ def find_files(folder: Path) -> dict[str, Path]:
     return found
 
 
-def read_pairs(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (n, side*side) uint8 and labels (n,) from one pair of idx files, checked."""
+def read_pairs(
+    images_path: Path, labels_path: Path, like: tuple[Path, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, side*side) uint8 and labels (n,) from one pair of idx files, checked;
+    `like` (a file and its side) is the set these images must match in size."""
     images, labels = read_idx(images_path), read_idx(labels_path)
     square = images.ndim == 3 and images.shape[1] == images.shape[2] and images.shape[1] > 0
-    if not square or images.dtype != np.uint8:
+    if like is not None:
+        other, side = like
+        want = f"{side}x{side} uint8 images (n x {side} x {side}, as in {other.name})"
+    else:
+        side = images.shape[1] if square else SIDE
+        want = f"square uint8 images (n x side x side, {SIDE}x{SIDE} for MNIST)"
+    if not square or images.shape[1] != side or images.dtype != np.uint8:
         raise DataError(
-            f"{images_path}: expected square uint8 images (n x side x side, {SIDE}x{SIDE}"
-            f" for MNIST), found {' x '.join(map(str, images.shape))} {images.dtype}"
+            f"{images_path}: expected {want}, found"
+            f" {' x '.join(map(str, images.shape))} {images.dtype}"
         )
     if labels.ndim != 1 or len(labels) != len(images):
         raise DataError(
@@ -123,12 +132,7 @@ def read_pairs(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
         )
     if len(labels) and (labels.min() < 0 or labels.max() > 9):
         raise DataError(f"{labels_path}: labels must be 0..9, found {labels.min()}..{labels.max()}")
-    return images.reshape(len(images), -1), labels.astype(np.int64)
-
-
-def side_of(flat: np.ndarray) -> str:
-    side = math.isqrt(flat.shape[1])
-    return f"{side}x{side}"
+    return images.reshape(len(images), side * side), labels.astype(np.int64)
 
 
 class PixelSplit(Dataset):
@@ -172,21 +176,16 @@ def load(
     folder = data_folder(data, task.name, EXPECTED, HINT)
     files = find_files(folder)
     train_x, train_y = read_pairs(files["train images"], files["train labels"])
-    test_x, test_y = read_pairs(files["test images"], files["test labels"])
-    if train_x.shape[1] != test_x.shape[1]:
-        raise DataError(
-            f"{files['test images']}: {side_of(test_x)} images, but"
-            f" {files['train images'].name} holds {side_of(train_x)} images; both files"
-            " must come from the same set"
-        )
-    steps = train_x.shape[1]
+    side = math.isqrt(train_x.shape[1])
+    like = (files["train images"], side)
+    test_x, test_y = read_pairs(files["test images"], files["test labels"], like)
+    steps = side * side
     fit, valid = carve(len(train_y), VALID_FRACTION, f"{folder} ({task.name})")
     parts = {
         "train": (train_x[fit], train_y[fit]),
         "valid": (train_x[valid], train_y[valid]),
         "test": (test_x, test_y),
     }
-    side = math.isqrt(steps)
     perm = permutation(task.perm_seed, side) if isinstance(task, ir.PsmnistTask) else None
     splits = {}
     for split in SPLITS:
