@@ -166,3 +166,43 @@ def test_task_data_field_is_the_default_folder_and_the_argument_overrides(tmp_pa
     assert len(load_task(ir.SmnistTask(data=str(mnist)), seed=0).splits["test"]) == 12
     with pytest.raises(DataError, match="empty: no train-images"):
         load_task(ir.SmnistTask(data=str(mnist)), empty, seed=0)
+
+
+def write_square(folder, side, n_train=24, n_test=12):
+    """Idx files of side x side images whose label is the bright row's index."""
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = (np.arange(n) % min(side, 10)).astype(np.uint8)
+        images = np.zeros((n, side, side), dtype=np.uint8)
+        images[np.arange(n), labels] = 255
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return folder
+
+
+def test_8x8_images_are_64_step_sequences(tmp_path):
+    folder = write_square(tmp_path, 8)
+    data = load_task(ir.SmnistTask(), folder, seed=0)
+    assert data.info["steps"] == 64 and data.info["side"] == 8
+    assert "8x8 images, 64 steps" in data.source
+    ex = data.splits["test"][5]
+    assert ex["x"].shape == (64, 1)
+    assert (ex["x"].reshape(8, 8)[int(ex["y"])] == 1.0).all()  # row-major: the label's row
+
+
+def test_psmnist_permutes_side_squared_pixels(tmp_path):
+    folder = write_square(tmp_path, 8)
+    plain = load_task(ir.SmnistTask(), folder, seed=0)
+    perm = load_task(ir.PsmnistTask(perm_seed=3), folder, seed=0)
+    expected = torch.randperm(64, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(perm.perm, expected)
+    assert torch.equal(perm.splits["test"][2]["x"], plain.splits["test"][2]["x"][expected])
+
+
+def test_train_and_test_of_different_sizes_are_refused(tmp_path):
+    folder = write_square(tmp_path, 8)
+    write_idx(folder / "t10k-images-idx3-ubyte", np.zeros((12, 10, 10), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"t10k-images.*expected 8x8 .*train-images.*10 x 10"):
+        load_task(ir.SmnistTask(), folder, seed=0)
+    write_idx(folder / "train-images-idx3-ubyte", np.zeros((24, 8, 6), dtype=np.uint8))
+    with pytest.raises(DataError, match=r"train-images.*expected square uint8 images.*8 x 6"):
+        load_task(ir.SmnistTask(), folder, seed=0)
