@@ -213,5 +213,7 @@ def main() -> None:
 
 import qrnnc.cli_braket  # noqa: E402  (registers export, run)
 import qrnnc.cli_cost  # noqa: E402  (registers estimate, fit)
-import qrnnc.cli_robustness  # noqa: E402, F401  (registers analyze shots, noise)
+import qrnnc.cli_data  # noqa: E402  (registers data)
+import qrnnc.cli_robustness  # noqa: E402  (registers analyze shots, noise)
+import qrnnc.cli_zoo  # noqa: E402, F401  (registers zoo)
 from qrnnc import cli_runs  # noqa: E402, F401  (registers train, eval, plot, analyze)

