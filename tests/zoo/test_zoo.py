@@ -225,6 +225,21 @@ def test_install_refuses_a_run_whose_model_differs_from_the_entry(built):
     assert not (other / "tiny" / "card.json").exists()
 
 
+def test_float64_weights_ship_as_float32_when_the_metrics_hold(built, tmp_path):
+    zoo_dir = copy_zoo(built[0], tmp_path)
+    run = tmp_path / "wide"
+    shutil.copytree(built[1]["qrnn"], run)
+    ck = checkpoint.load(run / "best.safetensors")
+    wide = {k: v.double() for k, v in ck.model.items()}
+    checkpoint.save(run / "best.safetensors", model=wide, meta=ck.meta)
+    card = zoo.install("tiny", {"qrnn": run}, zoo=zoo_dir)
+    shipped = checkpoint.load(zoo_dir / "tiny" / "qrnn.safetensors").model
+    assert card.runs[0].dtype == "float32"
+    assert {v.dtype for v in shipped.values()} == {torch.float32}
+    assert card.runs[0].metrics == card_of(built[0]).runs[0].metrics
+    assert [r.kind for r in card.runs] == ["qrnn", "lstm"]  # the lstm run is kept
+
+
 def test_a_folder_task_without_its_data_names_the_prepare_command():
     data = zoo.Data(
         kind="folder", source="x", prepare="qrnnc data digits --out nowhere", folder="nowhere",
