@@ -164,6 +164,8 @@ def _commands(name: str, zoo_dir: Path | None, data: Path | None) -> dict[str, l
     if card is None:
         args = ["train", file]
         return {"qrnn": args + (["--data", str(data)] if data is not None else [])}
+    if data is None:  # the card's folder: made here when it is an offline conversion
+        data = zoo.data_folder(name, card.data, None)
     commands = {}
     for run in card.runs:
         args = list(run.command[1:])  # drop "qrnnc"

@@ -528,7 +528,7 @@ def install(
     commands = {
         k: train_command(name, c, reference, card_data, trained[k]) for k, c in configs.items()
     }
-    measure_on = _data_folder(name, card_data, data)
+    measure_on = data_folder(name, card_data, data)
 
     shipped: dict[str, Run] = {r.kind: r for r in (old.runs if old else ())}
     qrnn_net = None
@@ -622,18 +622,35 @@ def write_card(folder: Path, card: Card) -> None:
 # ---- evaluating ---------------------------------------------------------------------------
 
 
-def _data_folder(name: str, data: Data, given: str | os.PathLike[str] | None) -> Path | None:
+def data_folder(name: str, data: Data, given: str | os.PathLike[str] | None) -> Path | None:
     """The folder to read an entry's data from: `given`, else the card's, relative to the
     working directory; None when the data is generated or comes from a package."""
     if data.kind != "folder":
         return None
     folder = Path(given) if given is not None else Path(data.folder or "")
+    if not folder.is_dir() and given is None:
+        _prepare_offline(data, folder)
     if not folder.is_dir():
         raise DataMissing(
             f"{folder}: the data of zoo entry {name} ({data.source}) is not there; make it"
             f" with `{data.prepare}` or pass --data DIR"
         )
     return folder
+
+
+# `qrnnc data` converters whose source is an installed Python package: making their folder
+# is a local, offline conversion, so evaluating or training an entry does it instead of
+# failing (apt and npm sources need the user to install them first).
+_OFFLINE_CONVERTERS = ("digits", "ptb")
+
+
+def _prepare_offline(data: Data, folder: Path) -> None:
+    words = (data.prepare or "").split()
+    if words[:2] != ["qrnnc", "data"] or len(words) < 3 or words[2] not in _OFFLINE_CONVERTERS:
+        return
+    from qrnnc import datasets
+
+    getattr(datasets, words[2])(folder)
 
 
 @dataclass(frozen=True)
@@ -659,7 +676,7 @@ def evaluate_entry(
     card = read_card(folder)
     if card is None:
         raise ZooError(f"zoo entry {name} is untrained: no {folder / CARD_JSON}")
-    where = _data_folder(name, card.data, data)
+    where = data_folder(name, card.data, data)
     checks = []
     for run in card.runs:
         measured = _measure(folder / run.checkpoint, run.metrics, where)

@@ -240,15 +240,28 @@ def test_float64_weights_ship_as_float32_when_the_metrics_hold(built, tmp_path):
     assert [r.kind for r in card.runs] == ["qrnn", "lstm"]  # the lstm run is kept
 
 
-def test_a_folder_task_without_its_data_names_the_prepare_command():
+def test_a_folder_task_without_its_data_names_the_prepare_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     data = zoo.Data(
-        kind="folder", source="x", prepare="qrnnc data digits --out nowhere", folder="nowhere",
+        kind="folder", source="x", prepare="qrnnc data imdb --out nowhere", folder="nowhere",
         sizes={},
     )  # fmt: skip
-    with pytest.raises(zoo.DataMissing, match="qrnnc data digits --out nowhere"):
-        zoo._data_folder("smnist", data, None)
+    with pytest.raises(zoo.DataMissing, match="qrnnc data imdb --out nowhere"):
+        zoo.data_folder("imdb", data, None)
     with pytest.raises(ValueError, match="needs `folder` and `prepare`"):
         zoo.Data(kind="folder", source="x", sizes={})
+
+
+def test_data_from_an_installed_python_package_is_prepared_offline(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = zoo.Data(
+        kind="folder", source="digits", prepare="qrnnc data digits --out data/digits",
+        folder="data/digits", sizes={},
+    )  # fmt: skip
+    assert zoo.data_folder("smnist", data, None) == Path("data/digits")
+    assert (tmp_path / "data" / "digits" / "qrnnc-data.json").is_file()
+    with pytest.raises(zoo.DataMissing, match="elsewhere"):  # a given folder is never made
+        zoo.data_folder("smnist", data, tmp_path / "elsewhere")
 
 
 def test_results_are_deterministic_and_say_who_wins(built, tmp_path):
