@@ -49,7 +49,7 @@ def _train(args, tmp_path):
 )
 def test_a_zoo_model_trains_an_epoch_on_its_fixture(zoo, writer, metric, tmp_path):
     data = writer(tmp_path / "data")
-    run, valid = _train([ROOT / "zoo" / f"{zoo}.qrnn", "--data", data], tmp_path)
+    run, valid = _train([ROOT / "zoo" / zoo / "model.qrnn", "--data", data], tmp_path)
     assert metric in valid
     result = CliRunner().invoke(app, ["eval", str(run), "--split", "test"])
     assert result.exit_code == 0, result.output
