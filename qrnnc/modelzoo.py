@@ -747,7 +747,7 @@ def render_card(card: Card) -> str:
     lines = [
         f"# Zoo entry `{card.name}`",
         "",
-        "<!-- generated from card.json by qrnnc.zoo.render_card; do not edit -->",
+        "<!-- generated from card.json by qrnnc.modelzoo.render_card; do not edit -->",
         "",
         card.description,
         "",
