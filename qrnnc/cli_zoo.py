@@ -94,6 +94,9 @@ def evaluate(
     """Re-measure every number on the card from the shipped checkpoints; exit 1 when one is
     outside the card's tolerance."""
     try:
+        card = zoo.read_card(zoo.entry(name, zoo_dir))
+        if data is None and card is not None:
+            _announce_prepare(card)
         checks = zoo.evaluate_entry(name, data, zoo=zoo_dir)
     except (zoo.ZooError, ValueError, FileNotFoundError, KeyError) as e:
         raise _error(e) from None
@@ -165,6 +168,7 @@ def _commands(name: str, zoo_dir: Path | None, data: Path | None) -> dict[str, l
         args = ["train", file]
         return {"qrnn": args + (["--data", str(data)] if data is not None else [])}
     if data is None:  # the card's folder: made here when it is an offline conversion
+        _announce_prepare(card)
         data = zoo.data_folder(name, card.data, None)
     commands = {}
     for run in card.runs:
@@ -236,3 +240,9 @@ def results(
     except (zoo.ZooError, OSError) as e:
         raise _error(e) from None
     out.print(f"wrote {path}")
+
+
+def _announce_prepare(card: zoo.Card) -> None:
+    """Say so before the card's data folder is made (or found missing)."""
+    if card.data.folder is not None and not Path(card.data.folder).is_dir():
+        out.print(f"{card.data.folder} is not there: trying `{card.data.prepare}`")
