@@ -13,36 +13,19 @@ import pytest
 import torch
 from braket.devices import LocalSimulator
 from braket.ir.openqasm import Program as OpenQASMProgram
-from typer.testing import CliRunner
+from tiny import invoke, tiny_copying
 
 import qrnnc
 from qrnnc.backends.braket import lower
 from qrnnc.backends.braket.runner import exact_trajectory
-from qrnnc.cli import app
 from qrnnc.train import load_run
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-TINY = """
-model tiny {
-    qubits 3
-    input tokens(vocab=5, embed=4)
-    controller mlp(hidden=8)
-    cell {
-        ry all
-        crz ring
-        rx q[0] <- param(0.3)
-    }
-    readout x, z on all
-    readout z on q[1]
-    head linear per_step
-}
-task copying(delay=2, length=2, symbols=3)
-train(lr=0.01, epochs=1, batch=8)
-"""
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+TINY = tiny_copying(
+    cell="ry all\n        crz ring\n        rx q[0] <- param(0.3)",
+    readouts="readout x, z on all\n    readout z on q[1]",
+    lr=0.01,
+)
 
 
 @pytest.fixture(scope="module")

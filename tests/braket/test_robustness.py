@@ -7,33 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from tiny import invoke, tiny_copying
 
 from qrnnc.backends.braket.noise import NoiseError
-from qrnnc.cli import app
 from qrnnc.robustness import braket_shot_check, noise_curve, shot_curve
 from qrnnc.train import evaluate, load_run, task_data
 
-TINY = """
-model tiny {
-    qubits 3
-    input tokens(vocab=5, embed=4)
-    controller mlp(hidden=8)
-    cell {
-        ry all
-        cnot chain
-        rx q[0] <- param(0.3)
-    }
-    readout x, z on all
-    head linear per_step
-}
-task copying(delay=2, length=2, symbols=3)
-train(lr=0.03, epochs=2, batch=8)
-"""
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+TINY = tiny_copying(epochs=2)
 
 
 @pytest.fixture(scope="module")

@@ -8,35 +8,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
+from tiny import invoke, tiny_copying
 
 from qrnnc import checkpoint
 from qrnnc import modelzoo as zoo
-from qrnnc.cli import app
 from qrnnc.train import evaluate_checkpoint, load_run
 
-TINY = """# zoo/tiny/model.qrnn: a tiny copying model for the zoo's tests.
-model tiny {
-    qubits 3
-    input tokens(vocab=5, embed=4)
-    controller mlp(hidden=8)
-    cell {
-        ry all
-        cnot chain
-        rx q[0] <- param(0.3)
-    }
-    readout x, z on all
-    head linear per_step
-}
-task copying(delay=2, length=2, symbols=3)
-train(lr=0.03, epochs=1, batch=8)
-"""
+TINY = tiny_copying(comment="# zoo/tiny/model.qrnn: a tiny copying model for the zoo's tests.")
 SIZES = ("--train-size", "64", "--valid-size", "32", "--test-size", "32")
 REPO = Path(__file__).resolve().parents[2]
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
