@@ -25,8 +25,11 @@ from qrnnc.program import Program
 _SOURCE_HELP = "a .qrnn file or a run folder"
 
 
-def sequence_length(task: ir.Task | None) -> int | None:
-    """Steps per sequence of a task (the longest, where lengths vary); None without a task."""
+def sequence_length(task: ir.Task | None, data: str | None = None) -> int | None:
+    """Steps per sequence of a task (the longest, where lengths vary); None without a task.
+
+    data: the run's data folder, for tasks whose length is the data's (pixel sequences).
+    """
     if task is None:
         return None
     if isinstance(task, ir.CopyingTask):
@@ -34,7 +37,15 @@ def sequence_length(task: ir.Task | None) -> int | None:
     if isinstance(task, ir.AddingTask):
         return task.length
     if isinstance(task, ir.SmnistTask | ir.PsmnistTask):
-        return 28 * 28  # one pixel per step
+        folder = data or task.data
+        if folder is None:
+            return 28 * 28  # one pixel per step of MNIST's images
+        from qrnnc.tasks.mnist import image_side
+
+        try:
+            return image_side(folder) ** 2
+        except (OSError, ValueError) as e:  # DataError is a ValueError
+            raise _fail(QrnnError(f"cannot read the image size: {e}; give --steps T")) from None
     if isinstance(task, ir.ImdbTask):
         return task.max_len
     if isinstance(task, ir.PtbTask):
@@ -44,8 +55,12 @@ def sequence_length(task: ir.Task | None) -> int | None:
     return None
 
 
-def load_program(source: Path, model: str | None = None) -> tuple[Program, ir.Task | None]:
-    """The Program of a .qrnn file or a run folder (its recorded IR), and the task it runs."""
+def load_program(
+    source: Path, model: str | None = None
+) -> tuple[Program, ir.Task | None, str | None]:
+    """The Program of a .qrnn file or a run folder (its recorded IR), the task it runs, and
+    the run's data folder."""
+    data = None
     if source.is_dir():
         try:
             cfg = runs.read_config(source)
@@ -65,6 +80,7 @@ def load_program(source: Path, model: str | None = None) -> tuple[Program, ir.Ta
         except QrnnError as e:
             raise _fail(e) from None
         model = model or cfg.model
+        data = cfg.data
     else:
         compiled = _load(source)
     programs = compiled.programs
@@ -75,12 +91,12 @@ def load_program(source: Path, model: str | None = None) -> tuple[Program, ir.Ta
                     f"defines models {', '.join(programs)}; pick one with --model", file=str(source)
                 )
             )
-        return next(iter(programs.values())), compiled.ir.task
+        return next(iter(programs.values())), compiled.ir.task, data
     if model not in programs:
         raise _fail(
             QrnnError(f"no model {model!r}; it defines {', '.join(programs)}", file=str(source))
         )
-    return programs[model], compiled.ir.task
+    return programs[model], compiled.ir.task, data
 
 
 def _braket_module(name: str) -> Any:
@@ -112,9 +128,9 @@ def estimate_cost(
 ) -> None:
     """Tasks, shots, circuit sizes and price of evaluating a model on a device; sends nothing."""
     estimate = _braket_module("cost").estimate
-    program, task = load_program(source, model)
+    program, task, data = load_program(source, model)
     if steps is None:
-        steps = sequence_length(task)
+        steps = sequence_length(task, data)
         if steps is None:
             raise _fail(
                 QrnnError(
@@ -171,7 +187,7 @@ def fit_device(
         raise typer.BadParameter(
             f"{controlled!r}: expected decompose or modifier", param_hint="--controlled"
         )
-    program, _ = load_program(source, model)
+    program, _, _ = load_program(source, model)
     try:
         props = fit.device_properties(device) if device is not None else properties
         problems = fit.check_fit(

@@ -107,6 +107,21 @@ def find_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def image_side(folder: str | Path) -> int:
+    """The side of the square images in an idx folder, from the train images' header only
+    (how many steps a pixel sequence has, without reading the images)."""
+    path = find_files(Path(folder))["train images"]
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        head = f.read(16)
+    if len(head) < 16 or head[:2] != b"\0\0" or head[3] != 3:
+        raise IdxError(f"{path}: not an idx file of images (n x rows x cols)")
+    rows, cols = (int(d) for d in np.frombuffer(head, ">u4", count=2, offset=8))
+    if rows != cols:
+        raise DataError(f"{path}: images are {rows}x{cols}; sequences need square images")
+    return rows
+
+
 def read_pairs(
     images_path: Path, labels_path: Path, like: tuple[Path, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -433,3 +433,29 @@ def test_doc_python_block_runs(monkeypatch, capsys):
     for block in re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
         exec(compile(block, str(DOC), "exec"), {})
     assert "nothing is sent" in capsys.readouterr().out
+
+
+def test_cli_estimate_takes_pixel_steps_from_the_runs_images(tmp_path: Path):
+    import numpy as np
+    from fixtures import write_idx
+
+    from qrnnc import runs
+
+    data = tmp_path / "digits"
+    images = np.zeros((4, 8, 8), dtype=np.uint8)
+    labels = np.arange(4, dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        write_idx(data / f"{prefix}-images-idx3-ubyte", images, gz=prefix == "t10k")
+        write_idx(data / f"{prefix}-labels-idx1-ubyte", labels)
+    doc = load("zoo/smnist/model.qrnn").ir.model_dump(mode="json")
+    cfg = runs.RunConfig(source="zoo/smnist/model.qrnn", ir=doc, data=str(data))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / runs.CONFIG).write_text(cfg.model_dump_json())
+    r = cli("estimate", str(tmp_path / "run"), "--device", "local", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["steps"] == 64  # 8x8 images, one pixel per step
+    r = cli("estimate", "zoo/smnist/model.qrnn", "--device", "local", "--json")
+    assert json.loads(r.output)["steps"] == 784  # no data folder: MNIST's 28x28
+    (data / "train-images-idx3-ubyte").write_bytes(b"nope")
+    r = cli("estimate", str(tmp_path / "run"), "--device", "local")
+    assert r.exit_code == 1 and "give --steps T" in r.output
