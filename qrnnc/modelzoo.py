@@ -232,9 +232,10 @@ _DATA: dict[str, dict[str, Any]] = {
     },
     "translation": {
         "kind": "folder",
-        "source": "German-English parallel text files (docs/seq2seq.md)",
+        "source": "qrnnc's synthetic German-English sample: a grammar and lexicon written for"
+        " this repository (qrnnc data deen-sample; docs/data.md)",
         "folder": "data/deen",
-        "prepare": "no converter yet: put the parallel files in data/deen (docs/seq2seq.md)",
+        "prepare": "qrnnc data deen-sample --out data/deen",
     },
 }
 
@@ -638,10 +639,10 @@ def data_folder(name: str, data: Data, given: str | os.PathLike[str] | None) -> 
     return folder
 
 
-# `qrnnc data` converters whose source is an installed Python package: making their folder
-# is a local, offline conversion, so evaluating or training an entry does it instead of
-# failing (apt and npm sources need the user to install them first).
-_OFFLINE_CONVERTERS = ("digits", "ptb")
+# `qrnnc data` converters whose source is an installed Python package or qrnnc itself:
+# making their folder is a local, offline conversion, so evaluating or training an entry
+# does it instead of failing (apt and npm sources need the user to install them first).
+_OFFLINE_CONVERTERS = ("digits", "ptb", "deen-sample")
 
 
 def _prepare_offline(data: Data, folder: Path) -> None:
@@ -650,7 +651,7 @@ def _prepare_offline(data: Data, folder: Path) -> None:
         return
     from qrnnc import datasets
 
-    getattr(datasets, words[2])(folder)
+    getattr(datasets, words[2].replace("-", "_"))(folder)
 
 
 @dataclass(frozen=True)
