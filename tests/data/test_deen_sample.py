@@ -18,7 +18,7 @@ from qrnnc.tasks import DataError, load_task
 from qrnnc.tasks.text import tokenize
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
-TASK = ir.TranslationTask(src="de", tgt="en", vocab=8000, max_len=50)  # as zoo/deen's
+TASK = ir.TranslationTask(src="de", tgt="en", vocab=500, max_len=50)  # as zoo/deen's
 
 # (index in tagged_pairs(0, ...), German, English, construction)
 CHECKED = [
