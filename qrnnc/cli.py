@@ -28,6 +28,12 @@ app = typer.Typer(
 out = Console(highlight=False)
 
 
+# `qrnnc analyze ...`: here, not in a command module, so that every module that adds an
+# analysis can import it whichever module is imported first.
+analyze_app = typer.Typer(help="Analyses of trained runs (PNG + CSV next to the run).")
+app.add_typer(analyze_app, name="analyze")
+
+
 def _fail(e: QrnnError) -> typer.Exit:
     typer.echo(str(e), err=True)
     return typer.Exit(1)

@@ -9,9 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qrnnc.cli import out
-from qrnnc.cli_braket import _braket, _error, load_qrnn_run
-from qrnnc.cli_runs import analyze_app
+from qrnnc.cli import analyze_app, out
 from qrnnc.errors import QrnnError
 
 
@@ -56,6 +54,8 @@ def analyze_shots(
     smallest count) is cross-checked on Braket's local simulator, which measures
     for real: its readout errors, in standard errors, should have RMS about 1.
     """
+    # Imported here: qrnnc.cli imports this module while cli_braket may still be loading.
+    from qrnnc.cli_braket import _braket, _error, load_qrnn_run
     from qrnnc.robustness import braket_shot_check, shot_curve, write_curve
 
     counts = _numbers(shots, int, "--shots")
@@ -139,6 +139,7 @@ def analyze_noise(
     Each step replays the circuit prefix on braket_dm (O(T^2) gates per example,
     see docs/braket_cost.md), so keep --limit small; at most 13 qubits.
     """
+    from qrnnc.cli_braket import _braket, _error, load_qrnn_run
     from qrnnc.robustness import Point, noise_curve, write_curve
 
     values = _numbers(rates, float, "--rates")

@@ -14,12 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from qrnnc import ir, runs
-from qrnnc.cli import _fail, _load, app, out
+from qrnnc.cli import _fail, _load, analyze_app, app, out
 from qrnnc.compiled import compile_ir
 from qrnnc.errors import QrnnError
-
-analyze_app = typer.Typer(help="Analyses of trained runs (PNG + CSV next to the run).")
-app.add_typer(analyze_app, name="analyze")
 
 
 def _parse_sets(items: list[str]) -> dict[str, Any]:

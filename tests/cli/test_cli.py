@@ -144,3 +144,19 @@ def test_compile_several_models_needs_model(tmp_path: Path):
     r = run("compile", str(f), "--model", "b")
     assert r.returncode == 0, r.stderr
     assert qrnnc.Program.model_validate_json(r.stdout).qubits == 3
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["cli_braket", "cli_cost", "cli_data", "cli_robustness", "cli_runs", "cli_zoo", "modelzoo"],
+)
+def test_every_command_module_imports_first(module: str) -> None:
+    """Whichever module a user or tool imports first, the command modules' imports of
+    each other must not cycle (qrnnc.cli imports them all at its end)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import qrnnc.{module}"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
