@@ -13,7 +13,7 @@ import pytest
 import torch
 from braket.devices import LocalSimulator
 from braket.ir.openqasm import Program as OpenQASMProgram
-from tiny import invoke, tiny_copying
+from tiny import invoke, tiny_copying, train_tiny
 
 import qrnnc
 from qrnnc.backends.braket import lower
@@ -31,14 +31,7 @@ TINY = tiny_copying(
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A trained (one short epoch) copying run of a 3-qubit model."""
-    folder = tmp_path_factory.mktemp("braket_cli")
-    (folder / "tiny.qrnn").write_text(TINY)
-    result = invoke(
-        "train", folder / "tiny.qrnn", "--out", folder / "run",
-        "--train-size", 16, "--valid-size", 8, "--test-size", 8,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return folder / "run"
+    return train_tiny(tmp_path_factory.mktemp("braket_cli"), TINY)
 
 
 def row(output: str, name: str) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tiny import invoke, tiny_copying
+from tiny import invoke, tiny_copying, train_tiny
 
 from qrnnc.backends.braket.noise import NoiseError
 from qrnnc.robustness import braket_shot_check, noise_curve, shot_curve
@@ -18,14 +18,7 @@ TINY = tiny_copying(epochs=2)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("robustness")
-    (folder / "tiny.qrnn").write_text(TINY)
-    result = invoke(
-        "train", folder / "tiny.qrnn", "--out", folder / "run",
-        "--train-size", 64, "--valid-size", 16, "--test-size", 16,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return folder / "run"
+    return train_tiny(tmp_path_factory.mktemp("robustness"), TINY, sizes=(64, 16, 16))
 
 
 @pytest.fixture(scope="module")

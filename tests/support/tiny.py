@@ -43,3 +43,15 @@ def invoke(*args: Any) -> Any:
     from qrnnc.cli import app
 
     return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def train_tiny(folder: Any, text: str, *, sizes: tuple[int, int, int] = (16, 8, 8)) -> Any:
+    """Write `text` as folder/tiny.qrnn, train it from the CLI into folder/run; the run."""
+    (folder / "tiny.qrnn").write_text(text)
+    train, valid, test = sizes
+    result = invoke(
+        "train", folder / "tiny.qrnn", "--out", folder / "run",
+        "--train-size", train, "--valid-size", valid, "--test-size", test,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return folder / "run"
