@@ -362,7 +362,6 @@ def run_on_braket(
     """
     import torch
 
-    from qrnnc.tasks.base import add_scores
     from qrnnc.train import collate, forward
 
     braket = _braket()
@@ -404,8 +403,8 @@ def run_on_braket(
     braket_s = time.perf_counter() - started
     deviation = float(abs(braket.exact_readouts(net, runner.last) - runner.last.readouts).max())
 
-    numba_m = task.summarize(add_scores({}, task.score(reference, batch)))
-    braket_m = task.summarize(add_scores({}, task.score(logits, batch)))
+    numba_m = task.metrics(reference, batch)
+    braket_m = task.metrics(logits, batch)
     table = Table(title=f"{run} — {split}, first {b} examples", show_header=True)
     table.add_column("metric")
     table.add_column("numba", justify="right")

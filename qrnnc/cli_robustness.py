@@ -25,6 +25,11 @@ def _numbers(text: str, kind: type, option: str) -> list:
     return values
 
 
+def _next_to(run: Path, name: str) -> Path:
+    """`name` in the run folder, or beside a checkpoint file."""
+    return (run if run.is_dir() else run.parent) / name
+
+
 def _cell(point_mean: float, point_std: float, repeats: int) -> str:
     return f"{point_mean:.4f}" + (f" ± {point_std:.4f}" if repeats > 1 else "")
 
@@ -69,7 +74,7 @@ def analyze_shots(
     except ValueError as e:
         raise _error(str(e)) from None
     seconds = time.perf_counter() - started
-    png = output or Path(run if Path(run).is_dir() else Path(run).parent) / "shots.png"
+    png = output or _next_to(run, "shots.png")
     csv_path = write_curve(
         points, png=png, x_name="shots", metric=metric, reference=exact,
         title=f"{net.program.model}: {split} {metric} vs shots per readout",
@@ -167,7 +172,7 @@ def analyze_noise(
     except (ValueError, RuntimeError) as e:
         raise _error(str(e)) from None
     seconds = time.perf_counter() - started
-    png = output or Path(run if Path(run).is_dir() else Path(run).parent) / "noise.png"
+    png = output or _next_to(run, "noise.png")
     csv_path = write_curve(
         points, png=png, x_name=f"{channel} rate", metric=metric, reference_label="noise-free",
         title=f"{net.program.model}: {split} {metric} vs {channel} (braket_dm)",

@@ -422,11 +422,10 @@ def _data_for(task: str, sizes: dict[str, int], given: Data | None) -> Data:
 
 
 def _measure(path: Path, splits: Iterable[str], data: Path | None) -> dict[str, dict[str, float]]:
-    from qrnnc.train import evaluate_checkpoint
+    from qrnnc.train import evaluate_splits
 
     out: dict[str, dict[str, float]] = {}
-    for split in splits:
-        values = evaluate_checkpoint(path, split=split, data=data)
+    for split, values in evaluate_splits(path, list(splits), data=data).items():
         out[split] = {
             k: float(v) for k, v in sorted(values.items()) if isinstance(v, float | int)
             and k != "step"
@@ -533,7 +532,6 @@ def install(
 
     shipped: dict[str, Run] = {r.kind: r for r in (old.runs if old else ())}
     qrnn_net = None
-    sizes: dict[str, int] = {}
     for kind, cfg in configs.items():
         run = Path(trained[kind])
         target = folder / f"{kind}.safetensors"
@@ -545,7 +543,6 @@ def install(
         total, _ = _counts(net)
         if kind == "qrnn":
             qrnn_net = net
-        sizes = _split_sizes(cfg, measure_on)
         end = _run_end(run, meta)
         shipped[kind] = Run(
             kind=kind,  # type: ignore[arg-type]
@@ -562,6 +559,7 @@ def install(
             date=_day(runs.checkpoint_path(run, "best")),
             metrics=metrics,
         )
+    sizes = _split_sizes(first, measure_on)  # the runs share sizes and seed (checked above)
     metric_name, definition, higher = _METRICS.get(
         task.name, (first_metric(shipped), "the task's headline metric", True)
     )

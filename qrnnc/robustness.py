@@ -21,13 +21,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from qrnnc.qrnn import QRNN
-from qrnnc.tasks.base import TaskData, add_scores
+from qrnnc.tasks.base import TaskData
 from qrnnc.train import collate, evaluate
 
 
@@ -105,7 +104,7 @@ def braket_shot_check(
     batch = _first(data, split, limit)
     runner = BraketRunner(net, local_simulator("braket_sv"), shots=shots)
     np.random.seed(seed)  # the local simulator samples with numpy's global generator
-    braket = _metrics(data, runner.forward(batch["x"]), batch)
+    braket = data.metrics(runner.forward(batch["x"]), batch)
     trajectory = runner.last
     assert trajectory is not None
     exact = exact_readouts(net, trajectory)
@@ -159,7 +158,7 @@ def noise_curve(
             with warnings.catch_warnings():
                 # braket_dm warns per task when a circuit gets no noise (rate 0).
                 warnings.filterwarnings("ignore", message="You are running a noise-free circuit")
-                point.runs.append(_metrics(data, runner.forward(batch["x"]), batch))
+                point.runs.append(data.metrics(runner.forward(batch["x"]), batch))
         points.append(point)
         if on_point is not None:
             on_point(point)
@@ -234,10 +233,6 @@ def _first(data: TaskData, split: str, limit: int) -> dict[str, torch.Tensor]:
     if len(dataset) == 0:
         raise ValueError(f"the {split} split is empty")
     return collate(dataset, torch.arange(min(limit, len(dataset))), torch.device("cpu"))
-
-
-def _metrics(data: TaskData, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
-    return data.summarize(add_scores({}, data.score(out, batch)))
 
 
 def _number(x: float) -> int | float:

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -506,16 +506,32 @@ def evaluate_checkpoint(
     backend: str | None = None,
 ) -> dict[str, Any]:
     """Re-measure a run's metrics on a split from its checkpoint (what `qrnnc eval` prints)."""
+    return evaluate_splits(run, [split], which=which, data=data, backend=backend)[split]
+
+
+def evaluate_splits(
+    run: str | os.PathLike[str],
+    splits: Sequence[str],
+    *,
+    which: str = "best",
+    data: str | os.PathLike[str] | None = None,
+    backend: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """`evaluate_checkpoint` for several splits, loading the model and the data once."""
     cfg, net, meta = load_run(run, which, backend=backend)
     tasks = task_data(cfg, data)
-    if split not in tasks.splits:
-        raise KeyError(f"no split {split!r}; this task has {', '.join(tasks.splits)}")
-    metrics: dict[str, Any] = evaluate(net, tasks, split, cfg.batch)
-    if tasks.name == "translation":
-        metrics["bleu"] = _bleu(net, tasks, split, cfg.batch)
-    metrics["checkpoint"] = str(runs.checkpoint_path(run, which))
-    metrics["step"] = meta["position"]["step"]
-    return metrics
+    missing = [s for s in splits if s not in tasks.splits]
+    if missing:
+        raise KeyError(f"no split {missing[0]!r}; this task has {', '.join(tasks.splits)}")
+    out = {}
+    for split in splits:
+        metrics: dict[str, Any] = evaluate(net, tasks, split, cfg.batch)
+        if tasks.name == "translation":
+            metrics["bleu"] = _bleu(net, tasks, split, cfg.batch)
+        metrics["checkpoint"] = str(runs.checkpoint_path(run, which))
+        metrics["step"] = meta["position"]["step"]
+        out[split] = metrics
+    return out
 
 
 @torch.no_grad()

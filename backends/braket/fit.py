@@ -129,6 +129,11 @@ def sent_as(gate: str, controlled: lower.Controlled) -> list[str]:
     return list(dict.fromkeys(_qasm_name(i) for i in instructions))
 
 
+def _operations(action: Mapping[str, Any]) -> set[str]:
+    """The OpenQASM action's supported operations, in lower case."""
+    return {op.lower() for op in action.get("supportedOperations") or []}
+
+
 def _qasm_name(instruction: Any) -> str:
     name = instruction.operator.name.lower()
     return f"{lower.CONTROL}{name}" if len(instruction.control) else name
@@ -137,7 +142,7 @@ def _qasm_name(instruction: Any) -> str:
 def _gate_problems(
     program: Program, action: Mapping[str, Any], controlled: lower.Controlled
 ) -> list[str]:
-    ops = {op.lower() for op in action.get("supportedOperations") or []}
+    ops = _operations(action)
     modifiers = {m.get("name") for m in action.get("supportedModifiers") or []}
     problems = []
     for gate, n in Counter(program.gates).items():
@@ -164,7 +169,7 @@ def _gate_problems(
 
 def _readout_problems(program: Program, action: Mapping[str, Any], exact: bool) -> list[str]:
     if not exact:
-        ops = {op.lower() for op in action.get("supportedOperations") or []}
+        ops = _operations(action)
         need = {_qasm_name(i) for basis in lower.bases(program) for i in basis.rotation()}
         missing = sorted(need - ops)
         if not missing:

@@ -66,6 +66,10 @@ class TaskData(ABC):
             out["perplexity"] = math.exp(min(out["nll"], 700.0))
         return out
 
+    def metrics(self, out: torch.Tensor, batch: Batch) -> dict[str, float]:
+        """The metrics of one batch on its own (`score`, then `summarize`)."""
+        return self.summarize(self.score(out, batch))
+
 
 def add_scores(total: Scores, more: Scores) -> Scores:
     for k, (s, c) in more.items():

@@ -49,6 +49,9 @@ HINT = (
 )
 
 
+GZIP_MAGIC = b"\x1f\x8b"  # idx files start with two zero bytes instead
+
+
 class IdxError(DataError):
     """An idx file that is not one, or is cut short."""
 
@@ -56,13 +59,28 @@ class IdxError(DataError):
 def read_idx(path: Path) -> np.ndarray:
     """An idx file (raw or gzipped) as an array in native byte order."""
     raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":  # gzip's magic: idx files start with two zero bytes instead
+    if raw[:2] == GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as e:
             raise IdxError(
                 f"{path}: a damaged or truncated gzip file ({e}); download it again"
             ) from None
+    dtype, dims, header = _header(raw, path)
+    need = math.prod(dims) * dtype.itemsize
+    have = len(raw) - header
+    if have != need:
+        what = "truncated idx file" if have < need else "idx file with extra bytes at the end"
+        raise IdxError(
+            f"{path}: {what}: the header says {' x '.join(map(str, dims))} {dtype.name}"
+            f" ({need} bytes of data), the file holds {have}; download it again"
+        )
+    data = np.frombuffer(raw, dtype, count=math.prod(dims), offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="), copy=False)
+
+
+def _header(raw: bytes, path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The element type, the dimensions and the header's length of idx bytes `raw`."""
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] not in IDX_DTYPES:
         raise IdxError(
             f"{path}: not an idx file (its first bytes are {raw[:4].hex(' ') or 'missing'},"
@@ -76,17 +94,7 @@ def read_idx(path: Path) -> np.ndarray:
             f" {header}-byte header; download it again"
         )
     dims = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
-    dtype = np.dtype(IDX_DTYPES[raw[2]])
-    need = math.prod(dims) * dtype.itemsize
-    have = len(raw) - header
-    if have != need:
-        what = "truncated idx file" if have < need else "idx file with extra bytes at the end"
-        raise IdxError(
-            f"{path}: {what}: the header says {' x '.join(map(str, dims))} {dtype.name}"
-            f" ({need} bytes of data), the file holds {have}; download it again"
-        )
-    data = np.frombuffer(raw, dtype, count=math.prod(dims), offset=header).reshape(dims)
-    return data.astype(dtype.newbyteorder("="), copy=False)
+    return np.dtype(IDX_DTYPES[raw[2]]), dims, header
 
 
 def find_files(folder: Path) -> dict[str, Path]:
@@ -111,15 +119,16 @@ def image_side(folder: str | Path) -> int:
     """The side of the square images in an idx folder, from the train images' header only
     (how many steps a pixel sequence has, without reading the images)."""
     path = find_files(Path(folder))["train images"]
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with path.open("rb") as f:
+        gzipped = f.read(2) == GZIP_MAGIC
+    with (gzip.open if gzipped else open)(path, "rb") as f:
         head = f.read(16)
-    if len(head) < 16 or head[:2] != b"\0\0" or head[3] != 3:
-        raise IdxError(f"{path}: not an idx file of images (n x rows x cols)")
-    rows, cols = (int(d) for d in np.frombuffer(head, ">u4", count=2, offset=8))
-    if rows != cols:
-        raise DataError(f"{path}: images are {rows}x{cols}; sequences need square images")
-    return rows
+    _, dims, _ = _header(head, path)
+    if len(dims) != 3 or dims[1] != dims[2]:
+        raise DataError(
+            f"{path}: images are {' x '.join(map(str, dims))}; sequences need n x side x side"
+        )
+    return dims[1]
 
 
 def read_pairs(
