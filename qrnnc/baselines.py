@@ -37,7 +37,7 @@ from torch.nn.utils.parametrizations import orthogonal
 
 from qrnnc import ir
 from qrnnc.heads import Head, build_head
-from qrnnc.qrnn import _checked_features, _checked_tokens, _dtype_named
+from qrnnc.qrnn import _checked_features, _checked_tokens, _dtype_named, build_embedding
 
 Kind = Literal["rnn", "lstm", "gru", "orthogonal"]
 KINDS: tuple[str, ...] = get_args(Kind)
@@ -132,11 +132,7 @@ class Baseline(nn.Module):
         self.step_states: list[torch.Tensor] = []
 
         inp = model.input
-        self.embed: nn.Module = (
-            nn.Embedding(inp.vocab, inp.embed, dtype=dtype)
-            if isinstance(inp, ir.TokenInput)
-            else nn.Identity()
-        )
+        self.embed = build_embedding(inp, dtype)
         self.rnn: nn.Module = (
             OrthogonalRNN(inp.dim, hidden, dtype=dtype)
             if kind == "orthogonal"

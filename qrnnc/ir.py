@@ -27,6 +27,7 @@ GateName = Literal[
 Observable = Literal["x", "y", "z", "zz"]
 PositiveInt = Annotated[int, Field(ge=1)]
 Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 
 
 class Node(BaseModel):
@@ -150,6 +151,10 @@ class TokenInput(Located):
     kind: Literal["tokens"] = "tokens"
     vocab: PositiveInt
     embed: PositiveInt
+    # The embedding's entries start as N(0, scale^2). Where embeddings are angles
+    # (`<- input`) and a cell adds them up over hundreds of steps, 1.0 (torch's
+    # default) starts the state scrambled; a small scale starts it near |psi_0>.
+    scale: PositiveFloat = 1.0
 
     @property
     def dim(self) -> int:

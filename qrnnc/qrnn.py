@@ -103,12 +103,7 @@ class QRNN(nn.Module):
         # Tracks the module's dtype and device through .to(), also when it has no parameters.
         self.register_buffer("_probe", torch.empty(0, dtype=dtype), persistent=False)
         dim, k = program.input_dim, program.n_readouts
-        inp = model.input
-        self.embed: nn.Module = (
-            nn.Embedding(inp.vocab, inp.embed, dtype=dtype)
-            if isinstance(inp, ir.TokenInput)
-            else nn.Identity()
-        )
+        self.embed = build_embedding(model.input, dtype)
         self.controller = build_controller(
             model.controller, dim + k, program.n_controller, dtype=dtype
         )
@@ -313,6 +308,20 @@ def _dtype_named(name: str) -> torch.dtype:
     if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
         raise ValueError(f"dtype {name!r} in the config: expected a float dtype such as float32")
     return dtype
+
+
+def build_embedding(inp: ir.Input, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """embed(x_t): a learned table for `tokens` (entries N(0, scale^2)), the identity for
+    `features`."""
+    if not isinstance(inp, ir.TokenInput):
+        return nn.Identity()
+    table = nn.Embedding(inp.vocab, inp.embed, dtype=dtype)
+    if inp.scale != 1.0:
+        # Scaling torch's N(0, 1) draw rather than drawing again keeps the RNG stream,
+        # so the other weights of a seeded run start the same whatever the scale.
+        with torch.no_grad():
+            table.weight.mul_(inp.scale)
+    return table
 
 
 def _checked_tokens(x: torch.Tensor, inp: ir.TokenInput, name: str) -> torch.Tensor:

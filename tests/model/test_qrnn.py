@@ -11,6 +11,7 @@ from torch import nn
 
 import qrnnc
 from qrnnc import ir
+from qrnnc.baselines import build_baseline
 from qrnnc.qrnn import QRNN, build_qrnn, default_out, parameter_counts
 from qrnnc.readout import sample_readouts
 
@@ -169,6 +170,24 @@ def test_tokens_feed_their_embedding_to_input_gates(backend: str) -> None:
     angles = net.embed.weight[x, 0].detach().cumsum(dim=1)
     torch.testing.assert_close(z[..., 0], torch.cos(angles), rtol=0, atol=1e-12)
     torch.testing.assert_close(z[..., 1:], torch.ones(1, 3, 2, dtype=torch.float64))
+
+
+def test_embedding_scale_scales_the_draw_and_keeps_the_rng_stream() -> None:
+    def seeded(scale: str) -> QRNN:
+        torch.manual_seed(3)
+        text = tiny("rz all <- input  ry all", input=f"tokens(vocab=4000, embed=3{scale})")
+        return build(text, "numba")
+
+    plain, small = seeded(""), seeded(", scale=0.01")
+    assert small.model_ir.input.scale == 0.01 and plain.model_ir.input.scale == 1.0
+    torch.testing.assert_close(small.embed.weight, 0.01 * plain.embed.weight)
+    assert small.embed.weight.std().item() == pytest.approx(0.01, rel=0.05)
+    # The draws after the table's are untouched: the controller starts the same.
+    for a, b in zip(plain.controller.parameters(), small.controller.parameters(), strict=True):
+        assert torch.equal(a, b)
+    torch.manual_seed(3)
+    baseline = build_baseline("lstm", small.model_ir, out=None, hidden=4)
+    assert baseline.embed.weight.std().item() == pytest.approx(0.01, rel=0.05)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
