@@ -5,6 +5,8 @@ zoo/<name>/
   card.json            the card (`Card`): every number on it measured from the shipped weights
   card.md              rendered from card.json by `render_card`; never edited by hand
   <kind>.safetensors   one checkpoint per trained model: qrnn, lstm, rnn, gru, orthogonal
+  eval.json            entries whose data CI cannot make: the committed output of
+                       `qrnnc zoo eval NAME --record` (`Record`)
 zoo/studies/<study>/study.json   a study's title, command, text, CSV and PNG (docs/results.md)
 
 This module is not `qrnnc.zoo`: that name is the zoo folder itself, shipped as
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import importlib.resources
 import io
 import json
@@ -38,6 +41,7 @@ ENV = "QRNNC_ZOO"
 MODEL = "model.qrnn"
 CARD_JSON = "card.json"
 CARD_MD = "card.md"
+RECORD = "eval.json"
 STUDIES_DIR = "studies"
 KINDS = ("qrnn", *runs.BASELINES)  # column order of docs/results.md
 SPLITS = ("valid", "test")  # measured onto the card
@@ -685,6 +689,118 @@ def evaluate_entry(
                 ok = card.tolerance.ok(value, got)
                 checks.append(Check(run.kind, split, metric, value, got, ok))
     return checks
+
+
+# ---- the committed record of a re-measurement ---------------------------------------------
+
+
+def needs_external_data(data: Data) -> bool:
+    """Whether the entry's data needs something qrnnc cannot make offline (an apt or npm
+    package): then CI checks the committed `Record` instead of re-measuring."""
+    words = (data.prepare or "").split()
+    return data.kind == "folder" and not (
+        words[:2] == ["qrnnc", "data"] and len(words) > 2 and words[2] in _OFFLINE_CONVERTERS
+    )
+
+
+class Recorded(_Frozen):
+    kind: str
+    split: str
+    metric: str
+    card: float
+    measured: float
+
+
+class Record(_Frozen):
+    """What `qrnnc zoo eval NAME --record` measured, on which machine, from which data and
+    which checkpoint bytes (sha256), so that a test without the data can still tell whether
+    the card and the weights are the ones that were re-measured."""
+
+    format: Literal[1] = FORMAT
+    name: str
+    command: str
+    date: str
+    machine: Machine
+    data: str  # the data folder's provenance (its qrnnc-data.json source), or its path
+    checkpoints: dict[str, str]  # file in the entry -> sha256
+    checks: tuple[Recorded, ...]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_record(
+    name: str,
+    checks: list[Check],
+    data: str | os.PathLike[str] | None = None,
+    *,
+    zoo: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write zoo/<name>/eval.json from `checks` (all within tolerance: a failed
+    re-measurement is never recorded)."""
+    folder = entry(name, zoo)
+    card = read_card(folder)
+    if card is None:
+        raise ZooError(f"zoo entry {name} is untrained: nothing to record")
+    if not checks or not all(c.ok for c in checks):
+        raise ZooError(f"zoo entry {name}: only a re-measurement that agrees is recorded")
+    where = Path(data) if data is not None else Path(card.data.folder or "")
+    meta = where / "qrnnc-data.json"
+    source = json.loads(meta.read_text())["source"] if meta.is_file() else str(where)
+    given = f" --data {data}" if data is not None else ""
+    record = Record(
+        name=name,
+        command=f"qrnnc zoo eval {name}{given} --record",
+        date=dt.datetime.now(dt.UTC).date().isoformat(),
+        machine=machine(),
+        data=source,
+        checkpoints={r.checkpoint: _sha256(folder / r.checkpoint) for r in card.runs},
+        checks=tuple(
+            Recorded(kind=c.kind, split=c.split, metric=c.metric, card=c.card, measured=c.measured)
+            for c in checks
+        ),
+    )
+    path = folder / RECORD
+    checkpoint.write_json_atomic(path, record.model_dump(mode="json"))
+    return path
+
+
+def record_problems(name: str, zoo: str | os.PathLike[str] | None = None) -> list[str]:
+    """Why the committed record does not vouch for the entry as it is now (empty: it does):
+    missing, measured from other checkpoint bytes, for other card numbers, or outside the
+    card's tolerance."""
+    folder = entry(name, zoo)
+    card = read_card(folder)
+    if card is None:
+        return [f"zoo entry {name} is untrained"]
+    path = folder / RECORD
+    redo = f"run `qrnnc zoo eval {name} --record` where its data is ({card.data.prepare})"
+    if not path.is_file():
+        return [f"{path} is missing; {redo}"]
+    try:
+        record = Record.model_validate_json(path.read_text())
+    except ValueError as e:
+        return [f"{path}: not a zoo record ({e}); {redo}"]
+    problems = []
+    for run in card.runs:
+        got = record.checkpoints.get(run.checkpoint)
+        if got != _sha256(folder / run.checkpoint):
+            problems.append(f"{run.checkpoint} is not the file the record measured; {redo}")
+    on_card = {
+        (r.kind, split, metric): value
+        for r in card.runs
+        for split, values in r.metrics.items()
+        for metric, value in values.items()
+    }
+    recorded = {(c.kind, c.split, c.metric): c for c in record.checks}
+    if set(recorded) != set(on_card):
+        problems.append(f"the record measured other numbers than the card has; {redo}")
+    for key, value in on_card.items():
+        c = recorded.get(key)
+        if c is not None and (c.card != value or not card.tolerance.ok(value, c.measured)):
+            problems.append(f"{'/'.join(key)}: card {value}, recorded {c.measured}; {redo}")
+    return problems
 
 
 # ---- the index ------------------------------------------------------------------------------

