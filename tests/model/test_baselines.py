@@ -229,6 +229,15 @@ def test_a_target_below_hidden_1_raises() -> None:
         build_baseline("gru", m, out=None, match=40)
 
 
+def test_a_target_just_below_hidden_1_but_within_5_percent_gives_hidden_1() -> None:
+    m = model("tokens")  # an embedding that is nearly the whole target, as in zoo/imdb
+    smallest = count_at("gru", m, hidden=1, out=None)
+    target = int(smallest / 1.04)
+    assert build_baseline("gru", m, out=None, match=target).hidden == 1
+    with pytest.raises(ValueError, match="already at hidden=1"):
+        build_baseline("gru", m, out=None, match=int(smallest / 1.06))
+
+
 def test_a_target_no_size_comes_within_5_percent_of_raises() -> None:
     # A 1000-way per-step head adds ~1000 parameters per hidden unit: 2004 at H=1, 3010 at H=2.
     text = """
