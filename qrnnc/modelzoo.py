@@ -24,6 +24,7 @@ import hashlib
 import importlib.resources
 import io
 import json
+import math
 import os
 import platform
 from collections.abc import Iterable
@@ -943,13 +944,31 @@ def _verdict(card: Card) -> str:
     gap = abs(qv - bv)
     if qv == bv:
         return f"**{card.name}**: the QRNN ties the best baseline ({best.kind}) at {_num(qv)}."
+    sizes = f"{q.parameters:,} vs {best.parameters:,} parameters"
+    se = _accuracy_se(card, name, (qv + bv) / 2)
+    if se is not None and gap < 2 * se:
+        return (
+            f"**{card.name}**: the QRNN and the best baseline ({best.kind}) are within noise:"
+            f" {_num(qv)} vs {_num(bv)} {name}, a difference of {_num(gap)}, under two"
+            f" standard errors of one test accuracy (2 x {_num(se)} on"
+            f" {card.data.sizes['test']:,} examples; {sizes})."
+        )
     wins = qv > bv if higher else qv < bv
     verb = "wins against" if wins else "loses to"
     return (
         f"**{card.name}**: the QRNN {verb} the best baseline ({best.kind}) by {_num(gap)}"
-        f" {name} ({_num(qv)} vs {_num(bv)}, {q.parameters:,} vs {best.parameters:,}"
-        " parameters)."
+        f" {name} ({_num(qv)} vs {_num(bv)}, {sizes})."
     )
+
+
+def _accuracy_se(card: Card, metric: str, p: float) -> float | None:
+    """The binomial standard error of an accuracy p over the card's test examples; None for
+    other metrics. Where one example scores several items (copying's recalled symbols) the
+    items are not independent, so counting examples is the honest, larger error."""
+    n = card.data.sizes.get("test")
+    if metric != "accuracy" or not n or not 0.0 <= p <= 1.0:
+        return None
+    return math.sqrt(p * (1.0 - p) / n)
 
 
 def _study(folder: Path, slug: str, title: str, pngs: dict[str, bytes]) -> list[str]:

@@ -307,9 +307,35 @@ def test_results_are_deterministic_and_say_who_wins(built, tmp_path):
     best = max(q, lstm)
     assert f"**{best:.4f}" in row and row.count("**") == 2 * (1 + (q == lstm))
     verdict = next(line for line in text.splitlines() if line.startswith("- **tiny**"))
-    expected = "ties" if q == lstm else ("wins against" if q > lstm else "loses to")
-    assert expected in verdict and f"{abs(q - lstm):.4f}" in verdict
+    n = card.data.sizes["test"]
+    se = ((q + lstm) / 2 * (1 - (q + lstm) / 2) / n) ** 0.5
+    expected = (
+        "ties" if q == lstm
+        else "within noise" if abs(q - lstm) < 2 * se
+        else "wins against" if q > lstm
+        else "loses to"
+    )  # fmt: skip
+    assert expected in verdict and (q == lstm or f"{abs(q - lstm):.4f}" in verdict)
     assert "| plain (copying) | untrained |" in text
+
+
+def test_a_gap_under_two_standard_errors_is_called_noise_and_one_over_is_not():
+    def verdict(q: float, b: float, n: int) -> str:
+        run = zoo.Run.model_construct(kind="qrnn", parameters=10, metrics={"test": {"accuracy": q}})
+        base = zoo.Run.model_construct(
+            kind="lstm", parameters=10, metrics={"test": {"accuracy": b}}
+        )
+        card = zoo.Card.model_construct(
+            name="x", metric=zoo.Metric(name="accuracy", definition="d", higher_is_better=True),
+            runs=(run, base), data=zoo.Data(kind="generated", source="s", sizes={"test": n}),
+        )  # fmt: skip
+        return zoo._verdict(card)
+
+    # p = 0.5 on 10,000 examples: one standard error is 0.005.
+    assert "within noise" in verdict(0.509, 0.5, 10_000)
+    assert "wins against" in verdict(0.511, 0.5, 10_000)
+    assert "loses to" in verdict(0.489, 0.5, 10_000)
+    assert "wins against" in verdict(0.509, 0.5, 1_000_000)
 
 
 # ---- the real zoo ------------------------------------------------------------------------
