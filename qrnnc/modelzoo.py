@@ -778,7 +778,8 @@ def record_problems(name: str, zoo: str | os.PathLike[str] | None = None) -> lis
     if card is None:
         return [f"zoo entry {name} is untrained"]
     path = folder / RECORD
-    redo = f"run `qrnnc zoo eval {name} --record` where its data is ({card.data.prepare})"
+    made_by = f" ({card.data.prepare})" if card.data.prepare else ""
+    redo = f"run `qrnnc zoo eval {name} --record` where its data is{made_by}"
     if not path.is_file():
         return [f"{path} is missing; {redo}"]
     try:
@@ -787,8 +788,8 @@ def record_problems(name: str, zoo: str | os.PathLike[str] | None = None) -> lis
         return [f"{path}: not a zoo record ({e}); {redo}"]
     problems = []
     for run in card.runs:
-        got = record.checkpoints.get(run.checkpoint)
-        if got != _sha256(folder / run.checkpoint):
+        file = folder / run.checkpoint
+        if not file.is_file() or record.checkpoints.get(run.checkpoint) != _sha256(file):
             problems.append(f"{run.checkpoint} is not the file the record measured; {redo}")
     on_card = {
         (r.kind, split, metric): value

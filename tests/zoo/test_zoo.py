@@ -279,7 +279,7 @@ def test_a_recorded_re_measurement_vouches_only_for_the_bytes_and_numbers_it_mea
     weights.write_bytes(weights.read_bytes() + b" ")
     assert zoo.record_problems("tiny", zoo_dir) == [
         "qrnn.safetensors is not the file the record measured; run `qrnnc zoo eval tiny"
-        " --record` where its data is (None)"
+        " --record` where its data is"
     ]
 
 
