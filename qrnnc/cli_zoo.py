@@ -257,6 +257,8 @@ def results(
 
 
 def _announce_prepare(card: zoo.Card) -> None:
-    """Say so before the card's data folder is made (or found missing)."""
-    if card.data.folder is not None and not Path(card.data.folder).is_dir():
-        out.print(f"{card.data.folder} is not there: trying `{card.data.prepare}`")
+    """Say so before the card's data folder is made offline (apt and npm data is not: the
+    error that follows names its prepare command)."""
+    folder = card.data.folder
+    if folder is not None and not Path(folder).is_dir() and not zoo.needs_external_data(card.data):
+        out.print(f"{folder} is not there: making it with `{card.data.prepare}`")

