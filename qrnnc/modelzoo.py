@@ -650,13 +650,21 @@ def data_folder(name: str, data: Data, given: str | os.PathLike[str] | None) -> 
 _OFFLINE_CONVERTERS = ("digits", "ptb", "deen-sample")
 
 
-def _prepare_offline(data: Data, folder: Path) -> None:
+def _offline_converter(data: Data) -> str | None:
+    """The `qrnnc data` converter of `data.prepare` when it makes the folder offline."""
     words = (data.prepare or "").split()
-    if words[:2] != ["qrnnc", "data"] or len(words) < 3 or words[2] not in _OFFLINE_CONVERTERS:
+    if words[:2] == ["qrnnc", "data"] and len(words) > 2 and words[2] in _OFFLINE_CONVERTERS:
+        return words[2]
+    return None
+
+
+def _prepare_offline(data: Data, folder: Path) -> None:
+    converter = _offline_converter(data)
+    if converter is None:
         return
     from qrnnc import datasets
 
-    getattr(datasets, words[2].replace("-", "_"))(folder)
+    getattr(datasets, converter.replace("-", "_"))(folder)
 
 
 @dataclass(frozen=True)
@@ -700,10 +708,7 @@ def evaluate_entry(
 def needs_external_data(data: Data) -> bool:
     """Whether the entry's data needs something qrnnc cannot make offline (an apt or npm
     package): then CI checks the committed `Record` instead of re-measuring."""
-    words = (data.prepare or "").split()
-    return data.kind == "folder" and not (
-        words[:2] == ["qrnnc", "data"] and len(words) > 2 and words[2] in _OFFLINE_CONVERTERS
-    )
+    return data.kind == "folder" and _offline_converter(data) is None
 
 
 class Recorded(_Frozen):
@@ -724,7 +729,7 @@ class Record(_Frozen):
     command: str
     date: str
     machine: Machine
-    data: str  # the data folder's provenance (its qrnnc-data.json source), or its path
+    data: str  # the data folder's provenance (its `qrnnc data` manifest's source), or its path
     checkpoints: dict[str, str]  # file in the entry -> sha256
     checks: tuple[Recorded, ...]
 
@@ -748,9 +753,11 @@ def write_record(
         raise ZooError(f"zoo entry {name} is untrained: nothing to record")
     if not checks or not all(c.ok for c in checks):
         raise ZooError(f"zoo entry {name}: only a re-measurement that agrees is recorded")
+    from qrnnc import datasets
+
     where = Path(data) if data is not None else Path(card.data.folder or "")
-    meta = where / "qrnnc-data.json"
-    source = json.loads(meta.read_text())["source"] if meta.is_file() else str(where)
+    manifest = where / datasets.MANIFEST
+    source = str(datasets.read_manifest(where)["source"]) if manifest.is_file() else str(where)
     given = f" --data {data}" if data is not None else ""
     record = Record(
         name=name,
